@@ -30,7 +30,9 @@ impl Slug {
         if raw.is_empty() || raw.len() > 63 {
             return Err(SlugError::Length);
         }
-        let allowed = raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        let allowed = raw
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if !allowed || raw.starts_with('-') || raw.ends_with('-') {
             return Err(SlugError::Malformed(raw.to_owned()));
         }
@@ -66,7 +68,10 @@ mod tests {
         assert_eq!(Slug::parse(""), Err(SlugError::Length));
         assert_eq!(Slug::parse(&"a".repeat(64)), Err(SlugError::Length));
         for bad in ["Staging", "-a", "a-", "a.b", "a_b", "é"] {
-            assert!(matches!(Slug::parse(bad), Err(SlugError::Malformed(_))), "{bad}");
+            assert!(
+                matches!(Slug::parse(bad), Err(SlugError::Malformed(_))),
+                "{bad}"
+            );
         }
     }
 }

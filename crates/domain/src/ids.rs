@@ -83,7 +83,10 @@ mod tests {
     fn parse_rejects_wrong_length_and_alphabet() {
         assert!(UserId::parse("").is_err());
         assert!(UserId::parse("01HQ").is_err());
-        assert!(UserId::parse("01HQZZZZZZZZZZZZZZZZZZZZZU").is_err(), "U is not Crockford");
+        assert!(
+            UserId::parse("01HQZZZZZZZZZZZZZZZZZZZZZU").is_err(),
+            "U is not Crockford"
+        );
         assert!(UserId::parse("01HQZZZZZZZZZZZZZZZZZZZZZZZ").is_err());
     }
 }

@@ -27,7 +27,11 @@ pub const MANAGEMENT_VERBS: [&str; 3] = ["read", "write", "delete"];
 pub fn management_api_scopes() -> Vec<String> {
     MANAGEMENT_COLLECTIONS
         .iter()
-        .flat_map(|collection| MANAGEMENT_VERBS.iter().map(move |verb| format!("{collection}:{verb}")))
+        .flat_map(|collection| {
+            MANAGEMENT_VERBS
+                .iter()
+                .map(move |verb| format!("{collection}:{verb}"))
+        })
         .collect()
 }
 
@@ -213,7 +217,11 @@ impl TokenLifetime {
     /// # Errors
     /// [`TokenLifetimeError`] outside 60..=86 400.
     pub fn new(seconds: i64) -> Result<Self, TokenLifetimeError> {
-        if (60..=86_400).contains(&seconds) { Ok(Self(seconds)) } else { Err(TokenLifetimeError) }
+        if (60..=86_400).contains(&seconds) {
+            Ok(Self(seconds))
+        } else {
+            Err(TokenLifetimeError)
+        }
     }
 
     /// Seconds.

@@ -141,8 +141,16 @@ impl KeyRing {
     /// # Errors
     /// [`KeyRuleError::NotFound`], [`KeyRuleError::AlreadyInactive`] or
     /// [`KeyRuleError::LastActiveKey`].
-    pub fn deactivate(&mut self, id: SigningKeyId, now: Timestamp) -> Result<Vec<SigningKey>, KeyRuleError> {
-        let index = self.keys.iter().position(|k| k.id == id).ok_or(KeyRuleError::NotFound)?;
+    pub fn deactivate(
+        &mut self,
+        id: SigningKeyId,
+        now: Timestamp,
+    ) -> Result<Vec<SigningKey>, KeyRuleError> {
+        let index = self
+            .keys
+            .iter()
+            .position(|k| k.id == id)
+            .ok_or(KeyRuleError::NotFound)?;
         if self.keys[index].status == KeyStatus::Inactive {
             return Err(KeyRuleError::AlreadyInactive);
         }
@@ -251,8 +259,14 @@ mod tests {
         let ids: Vec<_> = ring.keys().iter().map(|k| k.id).collect();
         ring.deactivate(ids[0], now()).unwrap();
         ring.deactivate(ids[1], now()).unwrap();
-        assert_eq!(ring.deactivate(ids[2], now()), Err(KeyRuleError::LastActiveKey));
-        assert_eq!(ring.deactivate(ids[1], now()), Err(KeyRuleError::AlreadyInactive));
+        assert_eq!(
+            ring.deactivate(ids[2], now()),
+            Err(KeyRuleError::LastActiveKey)
+        );
+        assert_eq!(
+            ring.deactivate(ids[1], now()),
+            Err(KeyRuleError::AlreadyInactive)
+        );
         assert_eq!(
             ring.deactivate(SigningKeyId::from_ulid(Ulid::from_parts(77, 0)), now()),
             Err(KeyRuleError::NotFound)

@@ -83,7 +83,11 @@ impl Timestamp {
     #[must_use]
     pub fn to_rfc3339(self) -> String {
         let whole = self.0.replace_nanosecond(0).unwrap_or(self.0);
-        let text = if whole == self.0 { whole.format(&Rfc3339) } else { self.0.format(&Rfc3339) };
+        let text = if whole == self.0 {
+            whole.format(&Rfc3339)
+        } else {
+            self.0.format(&Rfc3339)
+        };
         text.unwrap_or_else(|_| self.0.unix_timestamp().to_string())
     }
 }

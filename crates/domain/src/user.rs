@@ -39,7 +39,9 @@ impl Email {
         let local_ok = !local.is_empty()
             && local.len() <= 64
             && !local.contains('@')
-            && !local.chars().any(|c| c.is_whitespace() || c.is_control() || "<>()[],;:\"\\".contains(c));
+            && !local
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || "<>()[],;:\"\\".contains(c));
         let labels: Vec<&str> = domain.split('.').collect();
         let domain_ok = labels.len() >= 2
             && labels.iter().all(|label| {
@@ -339,7 +341,12 @@ pub struct UserChanges {
 impl User {
     /// Registers a new user. `id` and `now` come from the id source and the clock.
     #[must_use]
-    pub fn register(id: UserId, environment_id: EnvironmentId, new: NewUser, now: Timestamp) -> Self {
+    pub fn register(
+        id: UserId,
+        environment_id: EnvironmentId,
+        new: NewUser,
+        now: Timestamp,
+    ) -> Self {
         Self {
             id,
             environment_id,
@@ -487,14 +494,32 @@ mod tests {
 
     #[test]
     fn emails_are_trimmed_and_lower_cased() {
-        assert_eq!(Email::parse("  Jane@Example.COM ").unwrap().as_str(), "jane@example.com");
-        assert_eq!(Email::parse("first.last+tag@sub.example.co.uk").unwrap().as_str(), "first.last+tag@sub.example.co.uk");
+        assert_eq!(
+            Email::parse("  Jane@Example.COM ").unwrap().as_str(),
+            "jane@example.com"
+        );
+        assert_eq!(
+            Email::parse("first.last+tag@sub.example.co.uk")
+                .unwrap()
+                .as_str(),
+            "first.last+tag@sub.example.co.uk"
+        );
     }
 
     #[test]
     fn malformed_emails_are_refused() {
         assert_eq!(Email::parse("   "), Err(EmailError::Empty));
-        for bad in ["plain", "@example.com", "a@", "a@localhost", "a b@example.com", "a@exa mple.com", "a@-x.com", "a@x..com", "a@@x.com"] {
+        for bad in [
+            "plain",
+            "@example.com",
+            "a@",
+            "a@localhost",
+            "a b@example.com",
+            "a@exa mple.com",
+            "a@-x.com",
+            "a@x..com",
+            "a@@x.com",
+        ] {
             assert_eq!(Email::parse(bad), Err(EmailError::Malformed), "{bad}");
         }
         let long = format!("{}@example.com", "a".repeat(250));
@@ -503,15 +528,24 @@ mod tests {
 
     #[test]
     fn passwords_hold_between_8_and_72_bytes_and_match_confirmation() {
-        assert_eq!(Password::parse("short".into(), None), Err(PasswordError::TooShort));
-        assert_eq!(Password::parse("x".repeat(73), None), Err(PasswordError::TooLong));
+        assert_eq!(
+            Password::parse("short".into(), None),
+            Err(PasswordError::TooShort)
+        );
+        assert_eq!(
+            Password::parse("x".repeat(73), None),
+            Err(PasswordError::TooLong)
+        );
         assert!(Password::parse("x".repeat(72), None).is_ok());
         assert_eq!(
             Password::parse("correct horse".into(), Some("correct horsf")),
             Err(PasswordError::ConfirmationMismatch)
         );
         // 24 three-byte characters are 72 bytes: the bound is in bytes, not characters.
-        assert_eq!(Password::parse("€".repeat(25), None), Err(PasswordError::TooLong));
+        assert_eq!(
+            Password::parse("€".repeat(25), None),
+            Err(PasswordError::TooLong)
+        );
     }
 
     #[test]
@@ -523,22 +557,46 @@ mod tests {
     #[test]
     fn names_are_trimmed_and_blank_means_absent() {
         assert_eq!(PersonName::parse("  "), Ok(None));
-        assert_eq!(PersonName::parse(" Jane ").unwrap().unwrap().as_str(), "Jane");
-        assert_eq!(PersonName::parse(&"a".repeat(101)), Err(PersonNameError::TooLong));
-        assert_eq!(PersonName::parse("a\u{0}b"), Err(PersonNameError::ControlCharacter));
+        assert_eq!(
+            PersonName::parse(" Jane ").unwrap().unwrap().as_str(),
+            "Jane"
+        );
+        assert_eq!(
+            PersonName::parse(&"a".repeat(101)),
+            Err(PersonNameError::TooLong)
+        );
+        assert_eq!(
+            PersonName::parse("a\u{0}b"),
+            Err(PersonNameError::ControlCharacter)
+        );
     }
 
     #[test]
     fn metadata_is_bounded_to_16_kib() {
         assert!(Metadata::from_json_text(format!("{{\"a\":\"{}\"}}", "x".repeat(16_000))).is_ok());
-        assert_eq!(Metadata::from_json_text("x".repeat(16 * 1024 + 1)), Err(MetadataError::TooLarge));
+        assert_eq!(
+            Metadata::from_json_text("x".repeat(16 * 1024 + 1)),
+            Err(MetadataError::TooLarge)
+        );
     }
 
     #[test]
     fn blocking_reports_the_transition_once() {
         let mut user = user();
-        assert!(user.apply(UserChanges { blocked: Some(true), ..UserChanges::default() }, at(2_000)));
-        assert!(!user.apply(UserChanges { blocked: Some(true), ..UserChanges::default() }, at(3_000)));
+        assert!(user.apply(
+            UserChanges {
+                blocked: Some(true),
+                ..UserChanges::default()
+            },
+            at(2_000)
+        ));
+        assert!(!user.apply(
+            UserChanges {
+                blocked: Some(true),
+                ..UserChanges::default()
+            },
+            at(3_000)
+        ));
         assert!(user.blocked());
         assert_eq!(user.updated_at(), at(3_000));
     }
@@ -546,9 +604,21 @@ mod tests {
     #[test]
     fn changing_the_email_clears_verification() {
         let mut user = user();
-        user.apply(UserChanges { email_verified: Some(true), ..UserChanges::default() }, at(2_000));
+        user.apply(
+            UserChanges {
+                email_verified: Some(true),
+                ..UserChanges::default()
+            },
+            at(2_000),
+        );
         assert!(user.email_verified());
-        user.apply(UserChanges { email: Email::parse("b@example.com").ok(), ..UserChanges::default() }, at(3_000));
+        user.apply(
+            UserChanges {
+                email: Email::parse("b@example.com").ok(),
+                ..UserChanges::default()
+            },
+            at(3_000),
+        );
         assert!(!user.email_verified());
     }
 

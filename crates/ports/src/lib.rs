@@ -1,1 +1,16 @@
-//! placeholder
+//! # portcullis-ports
+//!
+//! The traits the application core needs from the outside world: storage
+//! (repositories reached through a unit of work), cryptography, the clock and
+//! the id source. Adapters implement them; the core never names an adapter.
+//! With the `mock` feature, mockall mocks of every port and an inline unit of
+//! work are exported for other crates' tests.
+#![deny(missing_docs)]
+
+pub mod crypto;
+pub mod store;
+mod system;
+#[cfg(any(test, feature = "mock"))]
+pub mod testing;
+
+pub use system::{Clock, IdGen};

@@ -1,0 +1,337 @@
+//! Storage ports. Repositories are synchronous and run inside a unit of work
+//! (one database transaction, or one connection for reads) so that a change
+//! and its audit event commit together and no network I/O happens while row
+//! locks are held. Only the unit of work itself is async.
+
+use async_trait::async_trait;
+use portcullis_domain::environment::Environment;
+use portcullis_domain::event::AuditEvent;
+use portcullis_domain::oauth::{Client, ClientGrant, ResourceServer, Scope};
+use portcullis_domain::signing_key::SigningKey;
+use portcullis_domain::user::User;
+use portcullis_domain::{ClientId, EnvironmentId, ResourceServerId, SigningKeyId, UserId};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A unique constraint, named in domain terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unique {
+    /// Environment slug.
+    EnvironmentSlug,
+    /// User e-mail within an environment (ignoring case).
+    UserEmail,
+    /// Public `client_id` within an environment.
+    ClientId,
+    /// Resource server identifier within an environment.
+    ResourceServerIdentifier,
+    /// Scope name within a resource server.
+    ScopeName,
+    /// One grant per client and resource server.
+    ClientGrant,
+    /// Key id within an environment.
+    SigningKeyKid,
+}
+
+/// What a store can fail with; diesel-free.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint was violated.
+    #[error("unique constraint violated: {0:?}")]
+    Conflict(Unique),
+    /// A row that must exist does not.
+    #[error("row not found")]
+    NotFound,
+    /// The store cannot be reached (connection refused, pool exhausted, timeout).
+    #[error("store unavailable")]
+    Unavailable(#[source] BoxError),
+    /// Stored data violates the domain's invariants.
+    #[error("stored data violates invariants")]
+    Corrupt(#[source] BoxError),
+    /// Any other backend failure.
+    #[error("storage backend failure")]
+    Backend(#[source] BoxError),
+}
+
+/// Order of a user listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UserSort {
+    /// Creation order (id order).
+    #[default]
+    CreatedAt,
+    /// By e-mail address.
+    Email,
+}
+
+/// A keyset page request: rows strictly after `after` in the chosen order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keyset {
+    /// How many rows to return at most.
+    pub limit: u32,
+    /// Descending order.
+    pub descending: bool,
+    /// The sort key of the last row of the previous page.
+    pub after: Option<String>,
+}
+
+/// Filters and order of a user listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserQuery {
+    /// Exact e-mail (already lower-cased).
+    pub email: Option<String>,
+    /// Case-insensitive substring of the e-mail, first or last name.
+    pub search: Option<String>,
+    /// Blocked or not.
+    pub blocked: Option<bool>,
+    /// Sort key.
+    pub sort: UserSort,
+    /// Page.
+    pub page: Keyset,
+}
+
+/// Environments.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait EnvironmentRepo {
+    /// Inserts an environment.
+    ///
+    /// # Errors
+    /// MUST return `StoreError::Conflict(Unique::EnvironmentSlug)` if the slug is taken.
+    fn insert_environment(&mut self, environment: &Environment) -> Result<(), StoreError>;
+    /// Finds an environment by slug.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn find_environment_by_slug(&mut self, slug: &str) -> Result<Option<Environment>, StoreError>;
+    /// Every environment, in creation order.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn list_environments(&mut self) -> Result<Vec<Environment>, StoreError>;
+}
+
+/// Users.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait UserRepo {
+    /// Inserts a user.
+    ///
+    /// # Errors
+    /// MUST return `StoreError::Conflict(Unique::UserEmail)` if the environment has the e-mail.
+    fn insert_user(&mut self, user: &User) -> Result<(), StoreError>;
+    /// Replaces every mutable field of a stored user.
+    ///
+    /// # Errors
+    /// MUST return `StoreError::Conflict(Unique::UserEmail)` on a taken e-mail and
+    /// `StoreError::NotFound` if the user does not exist.
+    fn update_user(&mut self, user: &User) -> Result<(), StoreError>;
+    /// Deletes a user (and what hangs off it); returns whether it existed.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn delete_user(&mut self, environment: EnvironmentId, id: UserId) -> Result<bool, StoreError>;
+    /// Finds a user of an environment.
+    ///
+    /// # Errors
+    /// Backend failures; `Corrupt` for rows that break invariants.
+    fn find_user(
+        &mut self,
+        environment: EnvironmentId,
+        id: UserId,
+    ) -> Result<Option<User>, StoreError>;
+    /// One page of users, in the query's order.
+    ///
+    /// # Errors
+    /// Backend failures; `Corrupt` for rows that break invariants.
+    fn list_users(
+        &mut self,
+        environment: EnvironmentId,
+        query: &UserQuery,
+    ) -> Result<Vec<User>, StoreError>;
+}
+
+/// OAuth clients.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait ClientRepo {
+    /// Inserts a client.
+    ///
+    /// # Errors
+    /// MUST return `StoreError::Conflict(Unique::ClientId)` if the `client_id` is taken.
+    fn insert_client(&mut self, client: &Client) -> Result<(), StoreError>;
+    /// Finds a client by its public `client_id`.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn find_client_by_client_id(
+        &mut self,
+        environment: EnvironmentId,
+        client_id: &str,
+    ) -> Result<Option<Client>, StoreError>;
+}
+
+/// Resource servers and their scopes.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait ResourceServerRepo {
+    /// Inserts a resource server.
+    ///
+    /// # Errors
+    /// MUST return `StoreError::Conflict(Unique::ResourceServerIdentifier)` on a taken identifier.
+    fn insert_resource_server(
+        &mut self,
+        resource_server: &ResourceServer,
+    ) -> Result<(), StoreError>;
+    /// Finds a resource server by its identifier (the audience).
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn find_resource_server_by_identifier(
+        &mut self,
+        environment: EnvironmentId,
+        identifier: &str,
+    ) -> Result<Option<ResourceServer>, StoreError>;
+    /// Inserts scopes of one resource server.
+    ///
+    /// # Errors
+    /// MUST return `StoreError::Conflict(Unique::ScopeName)` on a name taken in that resource server.
+    fn insert_scopes(&mut self, scopes: &[Scope]) -> Result<(), StoreError>;
+}
+
+/// Client grants.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait ClientGrantRepo {
+    /// Inserts a grant.
+    ///
+    /// # Errors
+    /// MUST return `StoreError::Conflict(Unique::ClientGrant)` if the pair already has one.
+    fn insert_client_grant(&mut self, grant: &ClientGrant) -> Result<(), StoreError>;
+    /// The grant of a client for a resource server.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn find_client_grant(
+        &mut self,
+        environment: EnvironmentId,
+        client: ClientId,
+        resource_server: ResourceServerId,
+    ) -> Result<Option<ClientGrant>, StoreError>;
+}
+
+/// Signing keys.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait SigningKeyRepo {
+    /// Inserts a key.
+    ///
+    /// # Errors
+    /// MUST return `StoreError::Conflict(Unique::SigningKeyKid)` on a taken `kid`.
+    fn insert_signing_key(&mut self, key: &SigningKey) -> Result<(), StoreError>;
+    /// Stores a key's status, primary flag and deactivation time.
+    ///
+    /// # Errors
+    /// MUST return `StoreError::NotFound` if the key does not exist.
+    fn update_signing_key(&mut self, key: &SigningKey) -> Result<(), StoreError>;
+    /// Deletes a key; returns whether it existed.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn delete_signing_key(
+        &mut self,
+        environment: EnvironmentId,
+        id: SigningKeyId,
+    ) -> Result<bool, StoreError>;
+    /// Every key of an environment in creation order. Inside a transaction the
+    /// rows are locked (`FOR UPDATE` where the store has it) so that concurrent
+    /// rotations serialize.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn lock_signing_keys(
+        &mut self,
+        environment: EnvironmentId,
+    ) -> Result<Vec<SigningKey>, StoreError>;
+    /// One page of keys in id order.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn list_signing_keys(
+        &mut self,
+        environment: EnvironmentId,
+        page: &Keyset,
+    ) -> Result<Vec<SigningKey>, StoreError>;
+    /// The active keys of an environment, newest first.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn list_active_signing_keys(
+        &mut self,
+        environment: EnvironmentId,
+    ) -> Result<Vec<SigningKey>, StoreError>;
+    /// One key.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn find_signing_key(
+        &mut self,
+        environment: EnvironmentId,
+        id: SigningKeyId,
+    ) -> Result<Option<SigningKey>, StoreError>;
+}
+
+/// The audit trail.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait EventRepo {
+    /// Appends an event.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn append_event(&mut self, event: &AuditEvent) -> Result<(), StoreError>;
+}
+
+/// Every repository reachable inside one unit of work (method names are unique across them).
+pub trait Tx:
+    EnvironmentRepo
+    + UserRepo
+    + ClientRepo
+    + ResourceServerRepo
+    + ClientGrantRepo
+    + SigningKeyRepo
+    + EventRepo
+{
+}
+
+impl<T> Tx for T where
+    T: EnvironmentRepo
+        + UserRepo
+        + ClientRepo
+        + ResourceServerRepo
+        + ClientGrantRepo
+        + SigningKeyRepo
+        + EventRepo
+{
+}
+
+/// Runs repository work on the store, off the async workers.
+#[async_trait]
+pub trait UnitOfWork: Send + Sync + 'static {
+    /// Runs `work` in one transaction: commit on `Ok`, roll back on `Err`.
+    ///
+    /// # Errors
+    /// `work`'s error, or `StoreError` (converted) when the store fails or is unreachable.
+    async fn transaction<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&mut dyn Tx) -> Result<T, E> + Send + 'static;
+
+    /// Runs read-only `work` on one connection without opening a transaction.
+    ///
+    /// # Errors
+    /// As [`UnitOfWork::transaction`].
+    async fn read<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&mut dyn Tx) -> Result<T, E> + Send + 'static;
+
+    /// Checks that the store answers.
+    ///
+    /// # Errors
+    /// `StoreError::Unavailable` when it does not.
+    async fn ping(&self) -> Result<(), StoreError>;
+}

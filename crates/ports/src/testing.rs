@@ -1,0 +1,158 @@
+//! Test doubles for other crates' unit tests (feature `mock`): a mock
+//! transaction implementing every repository, and a unit of work that runs
+//! the closure inline on it.
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use portcullis_domain::environment::Environment;
+use portcullis_domain::event::AuditEvent;
+use portcullis_domain::oauth::{Client, ClientGrant, ResourceServer, Scope};
+use portcullis_domain::signing_key::SigningKey;
+use portcullis_domain::user::User;
+use portcullis_domain::{ClientId, EnvironmentId, ResourceServerId, SigningKeyId, UserId};
+
+use crate::store::{
+    ClientGrantRepo, ClientRepo, EnvironmentRepo, EventRepo, Keyset, ResourceServerRepo,
+    SigningKeyRepo, StoreError, Tx, UnitOfWork, UserQuery, UserRepo,
+};
+
+mockall::mock! {
+    /// A transaction whose every repository method is a mockall expectation.
+    pub Tx {}
+    impl EnvironmentRepo for Tx {
+        fn insert_environment(&mut self, environment: &Environment) -> Result<(), StoreError>;
+        fn find_environment_by_slug(&mut self, slug: &str) -> Result<Option<Environment>, StoreError>;
+        fn list_environments(&mut self) -> Result<Vec<Environment>, StoreError>;
+    }
+    impl UserRepo for Tx {
+        fn insert_user(&mut self, user: &User) -> Result<(), StoreError>;
+        fn update_user(&mut self, user: &User) -> Result<(), StoreError>;
+        fn delete_user(&mut self, environment: EnvironmentId, id: UserId) -> Result<bool, StoreError>;
+        fn find_user(&mut self, environment: EnvironmentId, id: UserId) -> Result<Option<User>, StoreError>;
+        fn list_users(&mut self, environment: EnvironmentId, query: &UserQuery) -> Result<Vec<User>, StoreError>;
+    }
+    impl ClientRepo for Tx {
+        fn insert_client(&mut self, client: &Client) -> Result<(), StoreError>;
+        fn find_client_by_client_id(&mut self, environment: EnvironmentId, client_id: &str) -> Result<Option<Client>, StoreError>;
+    }
+    impl ResourceServerRepo for Tx {
+        fn insert_resource_server(&mut self, resource_server: &ResourceServer) -> Result<(), StoreError>;
+        fn find_resource_server_by_identifier(&mut self, environment: EnvironmentId, identifier: &str) -> Result<Option<ResourceServer>, StoreError>;
+        fn insert_scopes(&mut self, scopes: &[Scope]) -> Result<(), StoreError>;
+    }
+    impl ClientGrantRepo for Tx {
+        fn insert_client_grant(&mut self, grant: &ClientGrant) -> Result<(), StoreError>;
+        fn find_client_grant(&mut self, environment: EnvironmentId, client: ClientId, resource_server: ResourceServerId) -> Result<Option<ClientGrant>, StoreError>;
+    }
+    impl SigningKeyRepo for Tx {
+        fn insert_signing_key(&mut self, key: &SigningKey) -> Result<(), StoreError>;
+        fn update_signing_key(&mut self, key: &SigningKey) -> Result<(), StoreError>;
+        fn delete_signing_key(&mut self, environment: EnvironmentId, id: SigningKeyId) -> Result<bool, StoreError>;
+        fn lock_signing_keys(&mut self, environment: EnvironmentId) -> Result<Vec<SigningKey>, StoreError>;
+        fn list_signing_keys(&mut self, environment: EnvironmentId, page: &Keyset) -> Result<Vec<SigningKey>, StoreError>;
+        fn list_active_signing_keys(&mut self, environment: EnvironmentId) -> Result<Vec<SigningKey>, StoreError>;
+        fn find_signing_key(&mut self, environment: EnvironmentId, id: SigningKeyId) -> Result<Option<SigningKey>, StoreError>;
+    }
+    impl EventRepo for Tx {
+        fn append_event(&mut self, event: &AuditEvent) -> Result<(), StoreError>;
+    }
+}
+
+/// Outcome of the units of work an [`InlineUow`] ran.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct UowLog {
+    /// Transactions whose work returned `Ok`.
+    pub committed: usize,
+    /// Transactions whose work returned `Err`.
+    pub rolled_back: usize,
+    /// Reads run.
+    pub reads: usize,
+}
+
+/// A unit of work that runs every closure inline on one [`MockTx`], and
+/// counts commits and rollbacks.
+#[derive(Clone)]
+pub struct InlineUow {
+    tx: Arc<Mutex<MockTx>>,
+    log: Arc<Mutex<UowLog>>,
+}
+
+impl std::fmt::Debug for InlineUow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InlineUow").finish_non_exhaustive()
+    }
+}
+
+impl InlineUow {
+    /// Wraps a prepared mock transaction.
+    #[must_use]
+    pub fn new(tx: MockTx) -> Self {
+        Self {
+            tx: Arc::new(Mutex::new(tx)),
+            log: Arc::default(),
+        }
+    }
+
+    /// What ran so far.
+    ///
+    /// # Panics
+    /// If a closure panicked while holding the log.
+    #[must_use]
+    pub fn log(&self) -> UowLog {
+        *self
+            .log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn run<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut dyn Tx) -> Result<T, E>,
+    {
+        let mut tx = self
+            .tx
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        work(&mut *tx)
+    }
+}
+
+#[async_trait]
+impl UnitOfWork for InlineUow {
+    async fn transaction<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&mut dyn Tx) -> Result<T, E> + Send + 'static,
+    {
+        let result = self.run(work);
+        let mut log = self
+            .log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if result.is_ok() {
+            log.committed += 1;
+        } else {
+            log.rolled_back += 1;
+        }
+        result
+    }
+
+    async fn read<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&mut dyn Tx) -> Result<T, E> + Send + 'static,
+    {
+        self.log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .reads += 1;
+        self.run(work)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
