@@ -1,1 +1,27 @@
-//! placeholder
+//! # portcullis-application
+//!
+//! The use cases of Portcullis, written against the ports and nothing else.
+//! Each service validates input with the domain's parsers, does slow work
+//! (hashing, key generation, signing) outside transactions, and commits a
+//! change together with its audit event through the unit of work.
+//!
+//! Driving adapters (HTTP, CLI) call the services; they never see a store or
+//! a crypto library.
+#![deny(missing_docs)]
+
+pub mod environments;
+pub mod keys;
+pub mod principal;
+pub mod representation;
+pub mod signing_keys;
+pub mod tokens;
+pub mod users;
+
+mod paging;
+mod ports;
+#[cfg(test)]
+mod testing;
+
+pub use paging::{Page, PageParams};
+pub use ports::Ports;
+pub use principal::{Actor, MissingScope, Principal};

@@ -14,3 +14,5 @@ mod system;
 pub mod testing;
 
 pub use system::{Clock, IdGen};
+#[cfg(any(test, feature = "mock"))]
+pub use system::{MockClock, MockIdGen};

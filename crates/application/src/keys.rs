@@ -1,0 +1,154 @@
+//! The per-environment key cache: signers and verifiers parsed once, so that
+//! neither issuing nor verifying a token reads the store or parses a key.
+//!
+//! Changes made through this process invalidate an environment's entry at
+//! once. Changes made by another process on the same store (a second node,
+//! the CLI) are picked up when the entry expires after `ttl_seconds`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use portcullis_domain::EnvironmentId;
+use portcullis_domain::Timestamp;
+use portcullis_domain::signing_key::SigningKey;
+use portcullis_ports::crypto::{CryptoError, JwtSigner, JwtVerifier};
+use portcullis_ports::store::{StoreError, UnitOfWork};
+use secrecy::ExposeSecret;
+use serde_json::Value;
+
+use crate::Ports;
+
+/// Why an environment's keys could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyCacheError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A stored key could not be decrypted or parsed.
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+}
+
+/// An environment's usable keys.
+#[derive(Debug)]
+pub struct EnvironmentKeys {
+    loaded_at: Timestamp,
+    primary: Option<Arc<dyn JwtSigner>>,
+    verifiers: HashMap<String, Arc<dyn JwtVerifier>>,
+    jwks: Value,
+}
+
+impl EnvironmentKeys {
+    /// The signer of the primary key, if the environment has one.
+    #[must_use]
+    pub fn primary(&self) -> Option<&Arc<dyn JwtSigner>> {
+        self.primary.as_ref()
+    }
+
+    /// The verifier of an active key.
+    #[must_use]
+    pub fn verifier(&self, kid: &str) -> Option<&Arc<dyn JwtVerifier>> {
+        self.verifiers.get(kid)
+    }
+
+    /// The JWK Set (RFC 7517) of the active keys.
+    #[must_use]
+    pub fn jwks(&self) -> &Value {
+        &self.jwks
+    }
+}
+
+/// Cache of [`EnvironmentKeys`] per environment.
+pub struct KeyCache<U> {
+    ports: Ports<U>,
+    ttl_seconds: i64,
+    entries: RwLock<HashMap<EnvironmentId, Arc<EnvironmentKeys>>>,
+}
+
+impl<U> std::fmt::Debug for KeyCache<U> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyCache")
+            .field("ttl_seconds", &self.ttl_seconds)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<U: UnitOfWork> KeyCache<U> {
+    /// A cache whose entries live `ttl_seconds` at most.
+    pub fn new(ports: Ports<U>, ttl_seconds: i64) -> Self {
+        Self {
+            ports,
+            ttl_seconds,
+            entries: RwLock::default(),
+        }
+    }
+
+    /// The keys of `environment`, loading them if absent or expired.
+    ///
+    /// # Errors
+    /// [`KeyCacheError`] when loading fails.
+    pub async fn keys(
+        &self,
+        environment: EnvironmentId,
+    ) -> Result<Arc<EnvironmentKeys>, KeyCacheError> {
+        let now = self.ports.clock.now();
+        if let Some(entry) = self
+            .entries
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&environment)
+        {
+            if entry.loaded_at.plus_seconds(self.ttl_seconds) > now {
+                return Ok(Arc::clone(entry));
+            }
+        }
+        let active = self
+            .ports
+            .store
+            .read(move |tx| tx.list_active_signing_keys(environment))
+            .await?;
+        let loaded = Arc::new(self.load(&active, now)?);
+        self.entries
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(environment, Arc::clone(&loaded));
+        Ok(loaded)
+    }
+
+    /// Forgets an environment's keys; the next use reloads them.
+    pub fn invalidate(&self, environment: EnvironmentId) {
+        self.entries
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&environment);
+    }
+
+    fn load(
+        &self,
+        active: &[SigningKey],
+        now: Timestamp,
+    ) -> Result<EnvironmentKeys, KeyCacheError> {
+        let mut verifiers = HashMap::with_capacity(active.len());
+        let mut published = Vec::with_capacity(active.len());
+        let mut primary = None;
+        for key in active {
+            verifiers.insert(key.kid.clone(), self.ports.jwt.verifier(&key.public_jwk)?);
+            published.push(serde_json::from_str::<Value>(&key.public_jwk).unwrap_or(Value::Null));
+            if key.primary {
+                let private_pem = self.ports.cipher.decrypt(key.private_key.as_bytes())?;
+                primary = Some(
+                    self.ports
+                        .jwt
+                        .signer(&key.kid, private_pem.expose_secret())?,
+                );
+            }
+        }
+        published.retain(Value::is_object);
+        Ok(EnvironmentKeys {
+            loaded_at: now,
+            primary,
+            verifiers,
+            jwks: serde_json::json!({ "keys": published }),
+        })
+    }
+}

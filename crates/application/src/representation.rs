@@ -1,0 +1,131 @@
+//! Resources as the Management API shows them: JSON:API resource objects.
+//! The HTTP adapter renders responses with these, and audit events store the
+//! same objects, so an event's `data` is always what the API returned. No
+//! function here ever reads a secret.
+
+use portcullis_domain::Timestamp;
+use portcullis_domain::oauth::{Client, ClientGrant, ResourceServer, Scope};
+use portcullis_domain::signing_key::{ALGORITHM, SigningKey};
+use portcullis_domain::user::User;
+use serde_json::{Map, Value, json};
+
+fn rfc3339(at: Timestamp) -> Value {
+    Value::String(at.to_rfc3339())
+}
+
+fn object(text: &str) -> Value {
+    serde_json::from_str::<Value>(text)
+        .ok()
+        .filter(Value::is_object)
+        .unwrap_or_else(|| Value::Object(Map::new()))
+}
+
+fn to_one(kind: &str, id: impl ToString) -> Value {
+    json!({ "data": { "type": kind, "id": id.to_string() } })
+}
+
+/// `user`.
+#[must_use]
+pub fn user(user: &User) -> Value {
+    json!({
+        "type": "user",
+        "id": user.id().to_string(),
+        "attributes": {
+            "email": user.email().as_str(),
+            "first_name": user.first_name().map(|n| n.as_str()),
+            "last_name": user.last_name().map(|n| n.as_str()),
+            "email_verified": user.email_verified(),
+            "blocked": user.blocked(),
+            "metadata": object(user.metadata().as_str()),
+            "created_at": rfc3339(user.created_at()),
+            "updated_at": rfc3339(user.updated_at()),
+        }
+    })
+}
+
+/// `signing_key` (the public half only).
+#[must_use]
+pub fn signing_key(key: &SigningKey) -> Value {
+    json!({
+        "type": "signing_key",
+        "id": key.id.to_string(),
+        "attributes": {
+            "kid": key.kid,
+            "algorithm": ALGORITHM,
+            "status": key.status.as_str(),
+            "primary": key.primary,
+            "public_jwk": object(&key.public_jwk),
+            "created_at": rfc3339(key.created_at),
+            "deactivated_at": key.deactivated_at.map(rfc3339),
+        }
+    })
+}
+
+/// `client` (never its secret).
+#[must_use]
+pub fn client(client: &Client) -> Value {
+    json!({
+        "type": "client",
+        "id": client.id.to_string(),
+        "attributes": {
+            "name": client.name,
+            "client_id": client.client_id,
+            "client_type": client.client_type.as_str(),
+            "redirect_uris": client.redirect_uris,
+            "grant_types": client.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
+            "token_format": client.token_format.as_str(),
+            "first_party": client.first_party,
+            "created_at": rfc3339(client.created_at),
+            "updated_at": rfc3339(client.updated_at),
+        }
+    })
+}
+
+/// `resource_server`.
+#[must_use]
+pub fn resource_server(server: &ResourceServer) -> Value {
+    json!({
+        "type": "resource_server",
+        "id": server.id.to_string(),
+        "attributes": {
+            "name": server.name,
+            "identifier": server.identifier,
+            "token_lifetime": server.token_lifetime.seconds(),
+            "system": server.system,
+            "created_at": rfc3339(server.created_at),
+            "updated_at": rfc3339(server.updated_at),
+        }
+    })
+}
+
+/// `scope`.
+#[must_use]
+pub fn scope(scope: &Scope) -> Value {
+    json!({
+        "type": "scope",
+        "id": scope.id.to_string(),
+        "attributes": {
+            "name": scope.name,
+            "description": scope.description,
+            "created_at": rfc3339(scope.created_at),
+        },
+        "relationships": { "resource_server": to_one("resource_server", scope.resource_server_id) }
+    })
+}
+
+/// `client_grant`.
+#[must_use]
+pub fn client_grant(grant: &ClientGrant) -> Value {
+    json!({
+        "type": "client_grant",
+        "id": grant.id.to_string(),
+        "attributes": {
+            "allowed_scopes": grant.allowed_scopes,
+            "created_at": rfc3339(grant.created_at),
+        },
+        "relationships": {
+            "client": to_one("client", grant.client_id),
+            "resource_server": to_one("resource_server", grant.resource_server_id),
+        }
+    })
+}
