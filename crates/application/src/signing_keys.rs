@@ -216,3 +216,124 @@ impl<U: UnitOfWork> SigningKeyService<U> {
         result
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{fixed_ports, key_pair, now};
+    use portcullis_domain::{EnvironmentId, Timestamp};
+    use portcullis_ports::testing::{InlineUow, MockTx};
+
+    fn actor() -> Actor {
+        Actor::system(EnvironmentId::from_ulid(ulid::Ulid::from_parts(9, 9)))
+    }
+
+    fn stored(n: u64, primary: bool) -> SigningKey {
+        SigningKey {
+            id: SigningKeyId::from_ulid(ulid::Ulid::from_parts(n, 0)),
+            environment_id: actor().environment_id(),
+            kid: format!("old-{n}"),
+            status: KeyStatus::Active,
+            primary,
+            public_jwk: "{}".into(),
+            private_key: EncryptedPrivateKey::new(vec![1]),
+            created_at: Timestamp::from_unix_micros(i64::try_from(n).unwrap()).unwrap(),
+            deactivated_at: None,
+        }
+    }
+
+    fn service(tx: MockTx, generates: bool) -> (SigningKeyService<InlineUow>, InlineUow) {
+        let uow = InlineUow::new(tx);
+        let ports = fixed_ports(uow.clone(), generates.then(key_pair));
+        let cache = Arc::new(KeyCache::new(ports.clone(), 60));
+        (SigningKeyService::new(ports, cache), uow)
+    }
+
+    #[tokio::test]
+    async fn a_generated_key_is_encrypted_becomes_primary_and_demotes_the_old_one() {
+        let mut tx = MockTx::new();
+        tx.expect_lock_signing_keys()
+            .returning(|_| Ok(vec![stored(1, true)]));
+        tx.expect_update_signing_key()
+            .withf(|k| k.kid == "old-1" && !k.primary)
+            .times(1)
+            .returning(|_| Ok(()));
+        tx.expect_insert_signing_key()
+            .withf(|k| {
+                k.kid == "kid-1"
+                    && k.primary
+                    && k.private_key.as_bytes() == b"PRIVATE PEM"
+                    && k.created_at == now()
+            })
+            .times(1)
+            .returning(|_| Ok(()));
+        tx.expect_append_event()
+            .withf(|e| e.event_type == "signing_key.created" && !e.data.contains("PRIVATE"))
+            .times(1)
+            .returning(|_| Ok(()));
+        let (service, uow) = service(tx, true);
+
+        let key = service.generate(&actor()).await.unwrap();
+
+        assert!(key.primary);
+        assert_eq!(uow.log().committed, 1);
+    }
+
+    #[tokio::test]
+    async fn deactivating_the_last_active_key_is_refused_and_rolled_back() {
+        let mut tx = MockTx::new();
+        tx.expect_lock_signing_keys()
+            .returning(|_| Ok(vec![stored(1, true)]));
+        let (service, uow) = service(tx, false);
+
+        let err = service
+            .deactivate(&actor(), stored(1, true).id)
+            .await
+            .unwrap_err();
+
+        assert!(matches!(
+            err,
+            SigningKeyError::Rule(KeyRuleError::LastActiveKey)
+        ));
+        assert_eq!(uow.log().rolled_back, 1);
+    }
+
+    #[tokio::test]
+    async fn deactivating_the_primary_persists_the_promotion() {
+        let mut tx = MockTx::new();
+        tx.expect_lock_signing_keys()
+            .returning(|_| Ok(vec![stored(1, false), stored(2, true)]));
+        tx.expect_update_signing_key()
+            .withf(|k| k.kid == "old-2" && k.status == KeyStatus::Inactive)
+            .times(1)
+            .returning(|_| Ok(()));
+        tx.expect_update_signing_key()
+            .withf(|k| k.kid == "old-1" && k.primary)
+            .times(1)
+            .returning(|_| Ok(()));
+        tx.expect_append_event()
+            .withf(|e| e.event_type == "signing_key.deactivated")
+            .times(1)
+            .returning(|_| Ok(()));
+        let (service, _) = service(tx, false);
+
+        let key = service
+            .deactivate(&actor(), stored(2, true).id)
+            .await
+            .unwrap();
+
+        assert_eq!(key.deactivated_at, Some(now()));
+    }
+
+    #[tokio::test]
+    async fn an_unknown_key_is_not_found() {
+        let mut tx = MockTx::new();
+        tx.expect_lock_signing_keys()
+            .returning(|_| Ok(vec![stored(1, true)]));
+        let (service, _) = service(tx, false);
+        assert!(matches!(
+            service.delete(&actor(), stored(5, false).id).await,
+            Err(SigningKeyError::NotFound)
+        ));
+    }
+}

@@ -260,3 +260,329 @@ impl<U: UnitOfWork> TokenService<U> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::environments::{IssuerTemplate, ResolvedEnvironment};
+    use crate::testing::{NOW_MICROS, ports_with_jwt};
+    use portcullis_domain::environment::{Environment, Slug};
+    use portcullis_domain::oauth::{
+        Client, ClientGrant, ClientType, ResourceServer, SecretDigest, TokenLifetime,
+    };
+    use portcullis_domain::signing_key::{EncryptedPrivateKey, KeyStatus, SigningKey};
+    use portcullis_domain::{
+        ClientGrantId, ClientId, EnvironmentId, ResourceServerId, SigningKeyId, Timestamp,
+    };
+    use portcullis_ports::crypto::{MockJwtKeys, MockJwtSigner, MockJwtVerifier};
+    use portcullis_ports::testing::{InlineUow, MockTx};
+    use std::sync::Mutex;
+
+    const NOW: i64 = NOW_MICROS / 1_000_000;
+
+    fn env() -> ResolvedEnvironment {
+        let issuer = IssuerTemplate {
+            scheme: "http".into(),
+            host: "localhost".into(),
+            port: Some(8080),
+        }
+        .issuer("acme");
+        ResolvedEnvironment {
+            environment: Environment {
+                id: EnvironmentId::from_ulid(ulid::Ulid::from_parts(7, 7)),
+                slug: Slug::parse("acme").unwrap(),
+                created_at: Timestamp::from_unix_micros(0).unwrap(),
+            },
+            management_audience: format!("{issuer}/api"),
+            issuer,
+        }
+    }
+
+    fn client(client_type: ClientType) -> Client {
+        Client {
+            id: ClientId::from_ulid(ulid::Ulid::from_parts(2, 2)),
+            environment_id: env().environment.id,
+            client_id: "machine".into(),
+            name: "Machine".into(),
+            client_type,
+            grant_types: vec![GrantType::ClientCredentials],
+            redirect_uris: vec![],
+            token_format: TokenFormat::Jwt,
+            first_party: true,
+            secret_digest: Some(SecretDigest::new("digest-of:s3cret".into())),
+            created_at: Timestamp::from_unix_micros(0).unwrap(),
+            updated_at: Timestamp::from_unix_micros(0).unwrap(),
+        }
+    }
+
+    fn server() -> ResourceServer {
+        ResourceServer {
+            id: ResourceServerId::from_ulid(ulid::Ulid::from_parts(3, 3)),
+            environment_id: env().environment.id,
+            name: "Management API".into(),
+            identifier: env().management_audience,
+            token_lifetime: TokenLifetime::new(600).unwrap(),
+            system: true,
+            created_at: Timestamp::from_unix_micros(0).unwrap(),
+            updated_at: Timestamp::from_unix_micros(0).unwrap(),
+        }
+    }
+
+    fn grant() -> ClientGrant {
+        ClientGrant {
+            id: ClientGrantId::from_ulid(ulid::Ulid::from_parts(4, 4)),
+            environment_id: env().environment.id,
+            client_id: client(ClientType::Confidential).id,
+            resource_server_id: server().id,
+            allowed_scopes: vec!["users:read".into(), "users:write".into()],
+            created_at: Timestamp::from_unix_micros(0).unwrap(),
+        }
+    }
+
+    fn primary_key() -> SigningKey {
+        SigningKey {
+            id: SigningKeyId::from_ulid(ulid::Ulid::from_parts(5, 5)),
+            environment_id: env().environment.id,
+            kid: "kid-1".into(),
+            status: KeyStatus::Active,
+            primary: true,
+            public_jwk: "{}".into(),
+            private_key: EncryptedPrivateKey::new(b"pem".to_vec()),
+            created_at: Timestamp::from_unix_micros(0).unwrap(),
+            deactivated_at: None,
+        }
+    }
+
+    /// A store holding one client (of `client_type`), the Management API and a grant.
+    fn store(client_type: ClientType) -> MockTx {
+        let mut tx = MockTx::new();
+        tx.expect_find_client_by_client_id()
+            .returning(move |_, id| Ok((id == "machine").then(|| client(client_type))));
+        tx.expect_find_resource_server_by_identifier()
+            .returning(|_, identifier| Ok((identifier == server().identifier).then(server)));
+        tx.expect_find_client_grant()
+            .returning(|_, _, _| Ok(Some(grant())));
+        tx.expect_list_active_signing_keys()
+            .returning(|_| Ok(vec![primary_key()]));
+        tx
+    }
+
+    /// JWT keys whose signer records the claims it signs and whose verifier returns `claims`.
+    fn jwt(
+        signed: Arc<Mutex<Option<Map<String, Value>>>>,
+        claims: Map<String, Value>,
+    ) -> MockJwtKeys {
+        let mut jwt = MockJwtKeys::new();
+        jwt.expect_signer().returning(move |_, _| {
+            let mut signer = MockJwtSigner::new();
+            let signed = Arc::clone(&signed);
+            signer.expect_sign().returning(move |claims| {
+                *signed.lock().unwrap() = Some(claims);
+                Ok("header.payload.signature".into())
+            });
+            Ok(Arc::new(signer))
+        });
+        jwt.expect_verifier().returning(move |_| {
+            let mut verifier = MockJwtVerifier::new();
+            let claims = claims.clone();
+            verifier
+                .expect_verify()
+                .returning(move |_| Ok(claims.clone()));
+            Ok(Arc::new(verifier))
+        });
+        jwt.expect_token_kid().returning(|t| {
+            if t.starts_with("known") {
+                Ok("kid-1".into())
+            } else {
+                Ok("other".into())
+            }
+        });
+        jwt
+    }
+
+    fn service(tx: MockTx, jwt: MockJwtKeys) -> TokenService<InlineUow> {
+        let ports = ports_with_jwt(InlineUow::new(tx), jwt);
+        let keys = Arc::new(KeyCache::new(ports.clone(), 60));
+        TokenService::new(ports, keys, 30)
+    }
+
+    fn request(
+        client_id: &str,
+        secret: &str,
+        scope: Option<&str>,
+        resource: Option<&str>,
+    ) -> ClientCredentialsRequest {
+        ClientCredentialsRequest {
+            client_id: client_id.into(),
+            client_secret: SecretString::from(secret),
+            scope: scope.map(Into::into),
+            resource: resource.map(Into::into),
+        }
+    }
+
+    #[tokio::test]
+    async fn issues_an_rfc9068_token_for_the_management_api_by_default() {
+        let signed = Arc::new(Mutex::new(None));
+        let service = service(
+            store(ClientType::Confidential),
+            jwt(Arc::clone(&signed), Map::new()),
+        );
+
+        let token = service
+            .issue(
+                &env(),
+                request("machine", "s3cret", Some("users:read"), None),
+            )
+            .await
+            .unwrap();
+
+        assert_eq!(
+            token,
+            IssuedToken {
+                access_token: "header.payload.signature".into(),
+                expires_in: 600,
+                scope: "users:read".into()
+            }
+        );
+        let claims = signed.lock().unwrap().take().unwrap();
+        assert_eq!(claims["iss"], "http://acme.localhost:8080");
+        assert_eq!(claims["aud"], "http://acme.localhost:8080/api");
+        assert_eq!(claims["sub"], "machine");
+        assert_eq!(claims["client_id"], "machine");
+        assert_eq!(claims["iat"], NOW);
+        assert_eq!(claims["exp"], NOW + 600);
+        assert!(claims["jti"].as_str().is_some_and(|j| j.len() == 26));
+    }
+
+    #[tokio::test]
+    async fn no_scope_asked_means_every_granted_scope() {
+        let service = service(
+            store(ClientType::Confidential),
+            jwt(Arc::default(), Map::new()),
+        );
+        let token = service
+            .issue(&env(), request("machine", "s3cret", None, None))
+            .await
+            .unwrap();
+        assert_eq!(token.scope, "users:read users:write");
+    }
+
+    #[tokio::test]
+    async fn refusals_follow_rfc6749_and_rfc8707() {
+        let service = service(
+            store(ClientType::Confidential),
+            jwt(Arc::default(), Map::new()),
+        );
+        let e = env();
+        assert!(matches!(
+            service
+                .issue(&e, request("nobody", "s3cret", None, None))
+                .await,
+            Err(IssueTokenError::InvalidClient)
+        ));
+        assert!(matches!(
+            service
+                .issue(&e, request("machine", "wrong", None, None))
+                .await,
+            Err(IssueTokenError::InvalidClient)
+        ));
+        assert!(matches!(
+            service
+                .issue(
+                    &e,
+                    request("machine", "s3cret", None, Some("https://other.example/api"))
+                )
+                .await,
+            Err(IssueTokenError::InvalidTarget)
+        ));
+        assert!(matches!(
+            service.issue(&e, request("machine", "s3cret", Some("users:read users:delete"), None)).await,
+            Err(IssueTokenError::InvalidScope(ScopeNotGranted(s))) if s == "users:delete"
+        ));
+        let public = self::service(store(ClientType::Public), jwt(Arc::default(), Map::new()));
+        assert!(matches!(
+            public
+                .issue(&e, request("machine", "s3cret", None, None))
+                .await,
+            Err(IssueTokenError::UnauthorizedClient)
+        ));
+    }
+
+    fn claims(iss: &str, aud: Value, exp: i64) -> Map<String, Value> {
+        let Value::Object(map) = json!({"iss": iss, "aud": aud, "exp": exp, "client_id": "machine", "scope": "users:read roles:read"})
+        else {
+            unreachable!()
+        };
+        map
+    }
+
+    #[tokio::test]
+    async fn a_valid_token_yields_a_principal_with_its_scopes() {
+        let e = env();
+        let service = service(
+            store(ClientType::Confidential),
+            jwt(
+                Arc::default(),
+                claims(&e.issuer, json!(e.management_audience), NOW + 60),
+            ),
+        );
+        let principal = service.authenticate(&e, "known.token").await.unwrap();
+        assert_eq!(principal.client_id(), "machine");
+        assert!(principal.has_scope("roles:read") && !principal.has_scope("users:write"));
+    }
+
+    #[tokio::test]
+    async fn tokens_of_another_issuer_audience_or_time_are_rejected() {
+        let e = env();
+        let cases = [
+            (
+                claims(
+                    "http://localhost:8080",
+                    json!(e.management_audience),
+                    NOW + 60,
+                ),
+                TokenRejection::Claim("iss"),
+            ),
+            (
+                claims(&e.issuer, json!("https://api.example"), NOW + 60),
+                TokenRejection::Claim("aud"),
+            ),
+            (
+                claims(&e.issuer, json!([]), NOW + 60),
+                TokenRejection::Claim("aud"),
+            ),
+            (
+                claims(&e.issuer, json!(e.management_audience), NOW - 31),
+                TokenRejection::Claim("exp"),
+            ),
+        ];
+        for (claims, expected) in cases {
+            let service = service(store(ClientType::Confidential), jwt(Arc::default(), claims));
+            match service.authenticate(&e, "known.token").await {
+                Err(AuthenticateError::Rejected(rejection)) => assert_eq!(rejection, expected),
+                other => panic!("expected {expected:?}, got {other:?}"),
+            }
+        }
+        let within_leeway = service(
+            store(ClientType::Confidential),
+            jwt(
+                Arc::default(),
+                claims(&e.issuer, json!([e.management_audience]), NOW - 29),
+            ),
+        );
+        assert!(within_leeway.authenticate(&e, "known.token").await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn an_unknown_kid_is_rejected() {
+        let e = env();
+        let service = service(
+            store(ClientType::Confidential),
+            jwt(Arc::default(), Map::new()),
+        );
+        assert!(matches!(
+            service.authenticate(&e, "unknown.token").await,
+            Err(AuthenticateError::Rejected(TokenRejection::UnknownKey))
+        ));
+    }
+}
