@@ -1,1 +1,23 @@
-//! placeholder
+//! # portcullis-adapters-http
+//!
+//! The HTTP face of Portcullis on actix-web: the Management API under `/api`
+//! (JSON:API), the OAuth endpoints of each environment, and the probes.
+//! Handlers parse, call a use case, and render; every failure, including
+//! actix's own, is a JSON:API error document.
+#![deny(missing_docs)]
+
+mod body;
+pub mod error;
+mod health;
+pub mod jsonapi;
+pub mod middleware;
+mod oauth;
+mod query;
+pub mod routes;
+mod signing_keys;
+pub mod state;
+pub mod tenancy;
+mod users;
+
+pub use routes::configure;
+pub use state::AppState;

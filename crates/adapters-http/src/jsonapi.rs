@@ -1,0 +1,240 @@
+//! JSON:API documents: the media type, reading request documents strictly
+//! (shape, type, id, known attributes, value types) and writing responses.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse};
+use serde_json::{Map, Value, json};
+
+use crate::error::ApiError;
+
+/// The JSON:API media type.
+pub const JSONAPI: &str = "application/vnd.api+json";
+
+/// Checks the request's media type: JSON:API or plain JSON, else `415`.
+///
+/// # Errors
+/// `415` for another or a missing media type.
+pub fn require_json_media_type(request: &HttpRequest) -> Result<(), ApiError> {
+    let raw = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let essence = raw.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if essence == JSONAPI || essence == "application/json" {
+        Ok(())
+    } else {
+        let shown = if raw.is_empty() { "none".to_owned() } else { format!("`{raw}`") };
+        Err(ApiError::new(
+            actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Unsupported media type",
+            format!("request bodies must be {JSONAPI} or application/json, not {shown}"),
+        )
+        .header_source("Content-Type"))
+    }
+}
+
+/// What a request document must name.
+#[derive(Debug, Clone, Copy)]
+pub enum Expect<'a> {
+    /// A new resource: no id.
+    Create,
+    /// A change to the resource with this id.
+    Update(&'a str),
+}
+
+/// The attributes of a request's resource object.
+#[derive(Debug, Default)]
+pub struct Attributes {
+    members: Map<String, Value>,
+}
+
+fn pointer(name: &str) -> String {
+    format!("/data/attributes/{name}")
+}
+
+fn wrong_type(name: &str, expected: &str) -> ApiError {
+    ApiError::invalid("invalid_type", format!("{name} must be {expected}")).at(pointer(name))
+}
+
+impl Attributes {
+    /// Refuses members outside `known` (`400`).
+    ///
+    /// # Errors
+    /// `400 unknown_attribute` pointing at the first unknown member.
+    pub fn only(&self, known: &[&str]) -> Result<(), ApiError> {
+        match self.members.keys().find(|k| !known.contains(&k.as_str())) {
+            Some(unknown) => Err(ApiError::bad_request("unknown_attribute", format!("unknown attribute `{unknown}`"))
+                .at(pointer(unknown))),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether the member is present (even as `null`).
+    #[must_use]
+    pub fn has(&self, name: &str) -> bool {
+        self.members.contains_key(name)
+    }
+
+    /// A string member; absent is `None`, `null` or another type is `422`.
+    ///
+    /// # Errors
+    /// `422 invalid_type`.
+    pub fn string(&self, name: &str) -> Result<Option<String>, ApiError> {
+        match self.members.get(name) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(wrong_type(name, "a string")),
+        }
+    }
+
+    /// A nullable string member: absent `None`, `null` `Some(None)`.
+    ///
+    /// # Errors
+    /// `422 invalid_type`.
+    pub fn nullable_string(&self, name: &str) -> Result<Option<Option<String>>, ApiError> {
+        match self.members.get(name) {
+            None => Ok(None),
+            Some(Value::Null) => Ok(Some(None)),
+            Some(Value::String(s)) => Ok(Some(Some(s.clone()))),
+            Some(_) => Err(wrong_type(name, "a string or null")),
+        }
+    }
+
+    /// A boolean member.
+    ///
+    /// # Errors
+    /// `422 invalid_type`.
+    pub fn boolean(&self, name: &str) -> Result<Option<bool>, ApiError> {
+        match self.members.get(name) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(wrong_type(name, "true or false")),
+        }
+    }
+
+    /// A JSON object member, returned serialized.
+    ///
+    /// # Errors
+    /// `422 invalid_type`.
+    pub fn object_text(&self, name: &str) -> Result<Option<String>, ApiError> {
+        match self.members.get(name) {
+            None => Ok(None),
+            Some(value @ Value::Object(_)) => Ok(Some(value.to_string())),
+            Some(_) => Err(wrong_type(name, "a JSON object")),
+        }
+    }
+}
+
+/// Reads a request document holding one resource object of `kind`.
+///
+/// An empty body is allowed only when `allow_empty` (it then reads as no
+/// attributes).
+///
+/// # Errors
+/// `415` for the media type, `400` for malformed JSON or a wrong shape, `409`
+/// for a wrong `type` or an `id` that differs from the URL's.
+pub fn read_resource(
+    request: &HttpRequest,
+    body: &[u8],
+    kind: &str,
+    expect: Expect<'_>,
+    allow_empty: bool,
+) -> Result<Attributes, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return if allow_empty {
+            Ok(Attributes::default())
+        } else {
+            Err(ApiError::bad_request("missing_document", "the request needs a JSON:API document").at(""))
+        };
+    }
+    require_json_media_type(request)?;
+    let document: Value = serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}")).at("")
+    })?;
+    let Value::Object(mut document) = document else {
+        return Err(ApiError::bad_request("invalid_document", "the document must be a JSON object").at(""));
+    };
+    if let Some(member) = document.keys().find(|k| !["data", "meta", "jsonapi"].contains(&k.as_str())) {
+        return Err(ApiError::bad_request("invalid_document", format!("unexpected top-level member `{member}`"))
+            .at(format!("/{member}")));
+    }
+    let Some(Value::Object(mut data)) = document.remove("data") else {
+        return Err(ApiError::bad_request("invalid_document", "`data` must be a resource object").at("/data"));
+    };
+    if let Some(member) = data.keys().find(|k| !["type", "id", "attributes", "relationships", "meta", "lid"].contains(&k.as_str())) {
+        return Err(ApiError::bad_request("invalid_document", format!("unexpected member `{member}` in data"))
+            .at(format!("/data/{member}")));
+    }
+    match data.get("type") {
+        Some(Value::String(t)) if t == kind => {}
+        Some(Value::String(t)) => {
+            return Err(ApiError::conflict("type_mismatch", format!("expected type `{kind}`, got `{t}`")).at("/data/type"));
+        }
+        _ => return Err(ApiError::bad_request("invalid_document", "`data.type` must be a string").at("/data/type")),
+    }
+    match (expect, data.get("id")) {
+        (Expect::Create, None) => {}
+        (Expect::Create, Some(_)) => {
+            return Err(ApiError::new(
+                actix_web::http::StatusCode::FORBIDDEN,
+                "client_generated_id",
+                "Forbidden",
+                "ids are generated by the server",
+            )
+            .at("/data/id"));
+        }
+        (Expect::Update(id), Some(Value::String(given))) if given == id => {}
+        (Expect::Update(id), Some(Value::String(given))) => {
+            return Err(ApiError::conflict("id_mismatch", format!("document id `{given}` differs from the URL's `{id}`"))
+                .at("/data/id"));
+        }
+        (Expect::Update(_), _) => {
+            return Err(ApiError::bad_request("invalid_document", "`data.id` must be the resource's id").at("/data/id"));
+        }
+    }
+    match data.remove("relationships") {
+        None => {}
+        Some(Value::Object(relationships)) if relationships.is_empty() => {}
+        Some(Value::Object(relationships)) => {
+            let name = relationships.keys().next().cloned().unwrap_or_default();
+            return Err(ApiError::bad_request("unknown_relationship", format!("unknown relationship `{name}`"))
+                .at(format!("/data/relationships/{name}")));
+        }
+        Some(_) => return Err(ApiError::bad_request("invalid_document", "`relationships` must be an object").at("/data/relationships")),
+    }
+    match data.remove("attributes") {
+        None => Ok(Attributes::default()),
+        Some(Value::Object(members)) => Ok(Attributes { members }),
+        Some(_) => Err(ApiError::bad_request("invalid_document", "`attributes` must be an object").at("/data/attributes")),
+    }
+}
+
+/// Adds `links.self` to a resource object.
+#[must_use]
+pub fn with_self_link(mut resource: Value, self_link: &str) -> Value {
+    if let Some(map) = resource.as_object_mut() {
+        map.insert("links".into(), json!({ "self": self_link }));
+    }
+    resource
+}
+
+/// A `200`/`201` response with a single resource.
+#[must_use]
+pub fn resource_response(status: actix_web::http::StatusCode, resource: Value, self_link: &str) -> HttpResponse {
+    let mut response = HttpResponse::build(status);
+    response.insert_header((header::CONTENT_TYPE, JSONAPI));
+    if status == actix_web::http::StatusCode::CREATED {
+        response.insert_header((header::LOCATION, self_link));
+    }
+    response.body(json!({ "data": with_self_link(resource, self_link), "links": { "self": self_link } }).to_string())
+}
+
+/// A `200` response with a page of resources.
+#[must_use]
+pub fn collection_response(resources: Vec<Value>, self_link: &str, next_link: Option<String>) -> HttpResponse {
+    let mut links = json!({ "self": self_link });
+    if let (Some(next), Some(map)) = (next_link, links.as_object_mut()) {
+        map.insert("next".into(), Value::String(next));
+    }
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, JSONAPI))
+        .body(json!({ "data": resources, "links": links }).to_string())
+}

@@ -1,0 +1,35 @@
+//! What handlers share: the use-case services and the host routing rules.
+
+use std::sync::Arc;
+
+use portcullis_application::environments::EnvironmentService;
+use portcullis_application::keys::KeyCache;
+use portcullis_application::signing_keys::SigningKeyService;
+use portcullis_application::tokens::TokenService;
+use portcullis_application::users::UserService;
+
+/// The services behind the HTTP routes, generic over the store.
+pub struct AppState<U> {
+    /// Environments and host resolution.
+    pub environments: Arc<EnvironmentService<U>>,
+    /// Token issuance and verification.
+    pub tokens: Arc<TokenService<U>>,
+    /// Published keys (JWKS).
+    pub keys: Arc<KeyCache<U>>,
+    /// The users collection.
+    pub users: Arc<UserService<U>>,
+    /// The signing-keys collection.
+    pub signing_keys: Arc<SigningKeyService<U>>,
+    /// The store, for the readiness probe.
+    pub store: Arc<U>,
+    /// The base domain under which `SLUG.<base>` selects environment `SLUG`.
+    pub base_domain: String,
+    /// The largest request body accepted, in bytes.
+    pub body_limit: usize,
+}
+
+impl<U> std::fmt::Debug for AppState<U> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").field("base_domain", &self.base_domain).finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,39 @@
+//! The HTTP server: routes, middleware, graceful shutdown.
+
+use std::net::TcpListener;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use portcullis_adapters_http::middleware::{json_errors, request_log};
+use portcullis_adapters_http::{AppState, configure};
+use portcullis_adapters_postgres::DieselStore;
+
+use crate::wiring::StartError;
+
+/// Starts serving on `listener`; the returned server runs until stopped or
+/// until SIGINT/SIGTERM, then drains in-flight requests for `shutdown_timeout` seconds.
+///
+/// # Errors
+/// [`StartError`] when the listener cannot be used.
+pub fn start(
+    state: AppState<DieselStore>,
+    listener: TcpListener,
+    workers: usize,
+    shutdown_timeout: u64,
+) -> Result<Server, StartError> {
+    let state = web::Data::new(state);
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .configure(configure::<DieselStore>)
+            .wrap(from_fn(json_errors))
+            .wrap(from_fn(request_log))
+    })
+    .shutdown_timeout(shutdown_timeout);
+    if workers > 0 {
+        server = server.workers(workers);
+    }
+    let server = server.listen(listener).map_err(|e| StartError(format!("cannot serve: {e}")))?;
+    Ok(server.run())
+}

@@ -1,0 +1,237 @@
+//! Configuration: built-in defaults < a TOML file (`--config FILE`, or
+//! `portcullis.toml` in the working directory) < `PORTCULLIS_<SECTION>__<KEY>`
+//! environment variables. Every value is checked at start-up, and a bad one
+//! is an error naming the variable that sets it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// Everything the binary can be told.
+#[derive(Debug, Deserialize)]
+pub struct Settings {
+    /// Where the embedded store and the generated master key live (`PORTCULLIS_DATA_DIR`).
+    pub data_dir: PathBuf,
+    /// HTTP.
+    pub server: ServerSettings,
+    /// The store.
+    pub database: DatabaseSettings,
+    /// Master key.
+    pub secrets: SecretSettings,
+    /// The default environment's bootstrap client.
+    pub bootstrap: BootstrapSettings,
+    /// Tokens and hashing.
+    pub security: SecuritySettings,
+    /// Logs.
+    pub log: LogSettings,
+}
+
+/// `[server]`.
+#[derive(Debug, Deserialize)]
+pub struct ServerSettings {
+    /// Listen address.
+    pub bind: String,
+    /// Issuer base of the default environment; empty means `http://localhost:<port>`.
+    pub public_url: String,
+    /// Hosts `SLUG.<base_domain>` select environment `SLUG`.
+    pub base_domain: String,
+    /// Largest request body, bytes.
+    pub body_limit: usize,
+    /// Worker threads; 0 means one per core.
+    pub workers: usize,
+    /// Seconds to let in-flight requests finish on shutdown.
+    pub shutdown_timeout_seconds: u64,
+}
+
+/// `[database]`.
+#[derive(Debug, Deserialize)]
+pub struct DatabaseSettings {
+    /// `postgres://...`, `sqlite://PATH`; empty means `sqlite://<data_dir>/portcullis.db`.
+    pub url: String,
+    /// Pooled connections (SQLite uses at most 4).
+    pub pool_size: u32,
+    /// Seconds to wait for a connection.
+    pub connect_timeout_seconds: u64,
+    /// Apply pending migrations when serving.
+    pub run_migrations: bool,
+}
+
+/// `[secrets]`.
+#[derive(Debug, Deserialize)]
+pub struct SecretSettings {
+    /// Base64 of 32 bytes; empty means generated into the data dir (embedded store only).
+    pub master_key: SecretString,
+}
+
+/// `[bootstrap]`.
+#[derive(Debug, Deserialize)]
+pub struct BootstrapSettings {
+    /// The bootstrap client's `client_id`; empty means random.
+    pub client_id: String,
+    /// Its secret; empty means random, printed once.
+    pub client_secret: SecretString,
+}
+
+/// `[security]`.
+#[derive(Debug, Deserialize)]
+pub struct SecuritySettings {
+    /// bcrypt cost for passwords.
+    pub bcrypt_cost: u32,
+    /// Seconds of clock skew tolerated on `exp`.
+    pub token_leeway_seconds: i64,
+    /// Seconds a node keeps an environment's keys before re-reading them
+    /// (changes made on this node apply at once).
+    pub key_cache_ttl_seconds: i64,
+}
+
+/// `[log]`.
+#[derive(Debug, Deserialize)]
+pub struct LogSettings {
+    /// `pretty` or `json`.
+    pub format: String,
+    /// A `tracing` filter (`info`, `portcullis=debug,info`); `RUST_LOG` wins.
+    pub level: String,
+}
+
+const DEFAULTS: &str = include_str!("../../../config/default.toml");
+
+/// A setting that cannot be used, naming what sets it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SettingsError(String);
+
+fn variable(key: &str) -> String {
+    match key.split_once('.') {
+        Some((section, name)) => format!("PORTCULLIS_{}__{}", section.to_uppercase(), name.to_uppercase()),
+        None => format!("PORTCULLIS_{}", key.to_uppercase()),
+    }
+}
+
+impl Settings {
+    /// Loads the layers; `file` is `--config`, else `portcullis.toml` when present.
+    ///
+    /// # Errors
+    /// [`SettingsError`] naming the variable of a bad value, or a missing file.
+    pub fn load(file: Option<&Path>) -> Result<Self, SettingsError> {
+        let mut builder =
+            config::Config::builder().add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
+        match file {
+            Some(path) => {
+                if !path.is_file() {
+                    return Err(SettingsError(format!("configuration file {} does not exist", path.display())));
+                }
+                builder = builder.add_source(config::File::from(path).format(config::FileFormat::Toml));
+            }
+            None => builder = builder.add_source(config::File::with_name("portcullis.toml").format(config::FileFormat::Toml).required(false)),
+        }
+        let built = builder
+            .add_source(
+                config::Environment::with_prefix("PORTCULLIS").prefix_separator("_").separator("__").try_parsing(true),
+            )
+            .build()
+            .map_err(|e| SettingsError(format!("configuration: {e}")))?;
+        let settings: Self = built.try_deserialize().map_err(|e| {
+            let text = e.to_string();
+            let hint = text
+                .split('`')
+                .nth(1)
+                .map(|key| format!(" (set by {} or the configuration file)", variable(key)))
+                .unwrap_or_default();
+            SettingsError(format!("configuration: {text}{hint}"))
+        })?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    fn check(&self) -> Result<(), SettingsError> {
+        let bad = |key: &str, why: String| Err(SettingsError(format!("{}: {why}", variable(key))));
+        if self.bind_address().is_none() {
+            return bad("server.bind", format!("`{}` is not an address such as 127.0.0.1:8080", self.server.bind));
+        }
+        if self.issuer_template().is_none() {
+            return bad("server.public_url", format!("`{}` is not an http(s) URL without path", self.server.public_url));
+        }
+        if self.server.base_domain.trim().is_empty() {
+            return bad("server.base_domain", "must not be empty".into());
+        }
+        if self.server.body_limit < 1024 {
+            return bad("server.body_limit", "must be at least 1024 bytes".into());
+        }
+        if !(4..=31).contains(&self.security.bcrypt_cost) {
+            return bad("security.bcrypt_cost", "must be from 4 to 31".into());
+        }
+        if !(0..=3600).contains(&self.security.token_leeway_seconds) {
+            return bad("security.token_leeway_seconds", "must be from 0 to 3600".into());
+        }
+        if !(1..=86_400).contains(&self.security.key_cache_ttl_seconds) {
+            return bad("security.key_cache_ttl_seconds", "must be from 1 to 86400".into());
+        }
+        if !["pretty", "json"].contains(&self.log.format.as_str()) {
+            return bad("log.format", format!("`{}` is neither pretty nor json", self.log.format));
+        }
+        if self.database.pool_size == 0 {
+            return bad("database.pool_size", "must be at least 1".into());
+        }
+        if !self.database.url.is_empty()
+            && !["postgres://", "postgresql://", "sqlite:"].iter().any(|p| self.database.url.starts_with(p))
+        {
+            return bad("database.url", "must start with postgres://, postgresql:// or sqlite:".into());
+        }
+        Ok(())
+    }
+
+    /// The listen address.
+    #[must_use]
+    pub fn bind_address(&self) -> Option<SocketAddr> {
+        self.server.bind.parse().ok()
+    }
+
+    /// The store URL, defaulting to the embedded file in the data dir.
+    #[must_use]
+    pub fn database_url(&self) -> String {
+        if self.database.url.is_empty() {
+            format!("sqlite://{}", self.data_dir.join("portcullis.db").display())
+        } else {
+            self.database.url.clone()
+        }
+    }
+
+    /// Whether the store is PostgreSQL.
+    #[must_use]
+    pub fn uses_postgres(&self) -> bool {
+        self.database_url().starts_with("postgres")
+    }
+
+    /// Scheme, host and port of the default environment's issuer.
+    #[must_use]
+    pub fn issuer_template(&self) -> Option<portcullis_application::environments::IssuerTemplate> {
+        let raw = if self.server.public_url.is_empty() {
+            format!("http://localhost:{}", self.bind_address().map_or(8080, |a| a.port()))
+        } else {
+            self.server.public_url.clone()
+        };
+        let url = url::Url::parse(&raw).ok()?;
+        let path_ok = url.path() == "/" || url.path().is_empty();
+        if !["http", "https"].contains(&url.scheme()) || !path_ok || url.query().is_some() || url.fragment().is_some() {
+            return None;
+        }
+        Some(portcullis_application::environments::IssuerTemplate {
+            scheme: url.scheme().to_owned(),
+            host: url.host_str()?.to_owned(),
+            port: url.port(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::variable;
+
+    #[test]
+    fn keys_name_their_environment_variables() {
+        assert_eq!(variable("server.bind"), "PORTCULLIS_SERVER__BIND");
+        assert_eq!(variable("data_dir"), "PORTCULLIS_DATA_DIR");
+    }
+}

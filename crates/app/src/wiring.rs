@@ -1,0 +1,162 @@
+//! The composition root: the only place that names concrete adapters.
+
+use std::fs;
+use std::io::Write as _;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use portcullis_adapters_crypto::{AesGcmCipher, BcryptHasher, JoseJwtKeys, RandomSecrets, generate_master_key, parse_master_key};
+use portcullis_adapters_http::AppState;
+use portcullis_adapters_postgres::{DieselStore, StoreConfig};
+use portcullis_application::Ports;
+use portcullis_application::environments::{BootstrapCredentials, EnvironmentService};
+use portcullis_application::keys::KeyCache;
+use portcullis_application::signing_keys::SigningKeyService;
+use portcullis_application::tokens::TokenService;
+use portcullis_application::users::UserService;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::settings::Settings;
+use crate::system::{MonotonicUlids, SystemClock};
+
+/// A start-up failure, with a one-line reason.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StartError(pub String);
+
+/// Everything built from the settings.
+pub struct Wired {
+    /// The store.
+    pub store: Arc<DieselStore>,
+    /// The HTTP state (services).
+    pub state: AppState<DieselStore>,
+}
+
+impl std::fmt::Debug for Wired {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wired").field("store", &self.store).finish_non_exhaustive()
+    }
+}
+
+/// Opens the store named by the settings (creating the data dir for the embedded one).
+///
+/// # Errors
+/// [`StartError`] with the store's reason.
+pub fn open_store(settings: &Settings) -> Result<DieselStore, StartError> {
+    if !settings.uses_postgres() {
+        fs::create_dir_all(&settings.data_dir)
+            .map_err(|e| StartError(format!("cannot create data dir {}: {e}", settings.data_dir.display())))?;
+    }
+    let config = StoreConfig {
+        url: settings.database_url(),
+        pool_size: settings.database.pool_size,
+        connect_timeout: Duration::from_secs(settings.database.connect_timeout_seconds),
+    };
+    DieselStore::connect(&config).map_err(|e| StartError(format!("cannot open the store: {}", error_chain(&e))))
+}
+
+/// The error and its sources on one line.
+#[must_use]
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(inner) = source {
+        let next = inner.to_string();
+        if !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        source = inner.source();
+    }
+    text
+}
+
+/// Applies pending migrations.
+///
+/// # Errors
+/// [`StartError`] with the reason.
+pub fn migrate(store: &DieselStore) -> Result<usize, StartError> {
+    store.run_migrations().map_err(|e| StartError(format!("migrations failed: {}", error_chain(&e))))
+}
+
+fn master_key(settings: &Settings) -> Result<[u8; 32], StartError> {
+    let configured = settings.secrets.master_key.expose_secret();
+    if !configured.is_empty() {
+        return parse_master_key(configured)
+            .map_err(|e| StartError(format!("PORTCULLIS_SECRETS__MASTER_KEY: {e}")));
+    }
+    if settings.uses_postgres() {
+        return Err(StartError(
+            "PORTCULLIS_SECRETS__MASTER_KEY is required with PostgreSQL (base64 of 32 bytes, e.g. `openssl rand -base64 32`)".into(),
+        ));
+    }
+    let path = settings.data_dir.join("master.key");
+    let text = if path.exists() {
+        fs::read_to_string(&path).map_err(|e| StartError(format!("cannot read {}: {e}", path.display())))?
+    } else {
+        write_private_file(&path, &generate_master_key())?
+    };
+    parse_master_key(text.trim()).map_err(|e| StartError(format!("{}: {e}", path.display())))
+}
+
+fn write_private_file(path: &Path, contents: &str) -> Result<String, StartError> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(|e| StartError(format!("cannot create {}: {e}", path.display())))?;
+    file.write_all(contents.as_bytes()).map_err(|e| StartError(format!("cannot write {}: {e}", path.display())))?;
+    tracing::info!(path = %path.display(), "generated a master key for the embedded store");
+    Ok(contents.to_owned())
+}
+
+/// Builds the services on an opened store.
+///
+/// # Errors
+/// [`StartError`] for an unusable master key.
+pub fn wire(settings: &Settings, store: DieselStore) -> Result<Wired, StartError> {
+    let key = master_key(settings)?;
+    let store = Arc::new(store);
+    let ports = Ports {
+        store: Arc::clone(&store),
+        hasher: Arc::new(BcryptHasher::new(settings.security.bcrypt_cost)),
+        secrets: Arc::new(RandomSecrets::new()),
+        cipher: Arc::new(AesGcmCipher::new(&key)),
+        jwt: Arc::new(JoseJwtKeys::new()),
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(MonotonicUlids::default()),
+    };
+    let issuers = settings.issuer_template().ok_or_else(|| StartError("PORTCULLIS_SERVER__PUBLIC_URL is not usable".into()))?;
+    let keys = Arc::new(KeyCache::new(ports.clone(), settings.security.key_cache_ttl_seconds));
+    let state = AppState {
+        environments: Arc::new(EnvironmentService::new(ports.clone(), issuers)),
+        tokens: Arc::new(TokenService::new(ports.clone(), Arc::clone(&keys), settings.security.token_leeway_seconds)),
+        keys: Arc::clone(&keys),
+        users: Arc::new(UserService::new(ports.clone())),
+        signing_keys: Arc::new(SigningKeyService::new(ports, keys)),
+        store: Arc::clone(&store),
+        base_domain: settings.server.base_domain.clone(),
+        body_limit: settings.server.body_limit,
+    };
+    Ok(Wired { store, state })
+}
+
+/// Bootstrap credentials from the settings, when both are given.
+///
+/// # Errors
+/// [`StartError`] when only one of the two is set.
+pub fn bootstrap_credentials(settings: &Settings) -> Result<Option<BootstrapCredentials>, StartError> {
+    let id = settings.bootstrap.client_id.trim();
+    let secret = settings.bootstrap.client_secret.expose_secret();
+    match (id.is_empty(), secret.is_empty()) {
+        (true, true) => Ok(None),
+        (false, false) => Ok(Some(BootstrapCredentials {
+            client_id: id.to_owned(),
+            client_secret: SecretString::from(secret.to_owned()),
+        })),
+        _ => Err(StartError(
+            "set both PORTCULLIS_BOOTSTRAP__CLIENT_ID and PORTCULLIS_BOOTSTRAP__CLIENT_SECRET, or neither".into(),
+        )),
+    }
+}
