@@ -53,11 +53,18 @@ pub enum EnvironmentCommand {
 
 fn print_credentials(created: &CreatedEnvironment) {
     let env = &created.environment;
-    println!("Created environment `{}` ({})", env.environment.slug.as_str(), env.issuer);
+    println!(
+        "Created environment `{}` ({})",
+        env.environment.slug.as_str(),
+        env.issuer
+    );
     println!("Bootstrap client (machine-to-machine, every Management API scope):");
     println!("  client_id:     {}", created.client_id);
     match &created.generated_secret {
-        Some(secret) => println!("  client_secret: {}   <- shown once; store it now", secret.expose_secret()),
+        Some(secret) => println!(
+            "  client_secret: {}   <- shown once; store it now",
+            secret.expose_secret()
+        ),
         None => println!("  client_secret: (as configured in PORTCULLIS_BOOTSTRAP__CLIENT_SECRET)"),
     }
     println!("  token URL:     {}/oauth/token", env.issuer);
@@ -87,24 +94,32 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), StartError> {
             let wired = wire(&settings, store)?;
             match command {
                 EnvironmentCommand::Create { slug } => {
-                    let created = wired
-                        .state
-                        .environments
-                        .create(&slug, None)
-                        .await
-                        .map_err(|e| StartError(format!("cannot create environment: {}", error_chain(&e))))?;
+                    let created =
+                        wired
+                            .state
+                            .environments
+                            .create(&slug, None)
+                            .await
+                            .map_err(|e| {
+                                StartError(format!(
+                                    "cannot create environment: {}",
+                                    error_chain(&e)
+                                ))
+                            })?;
                     print_credentials(&created);
                 }
                 EnvironmentCommand::List => {
-                    let all = wired
-                        .state
-                        .environments
-                        .list()
-                        .await
-                        .map_err(|e| StartError(format!("cannot list environments: {}", error_chain(&e))))?;
+                    let all = wired.state.environments.list().await.map_err(|e| {
+                        StartError(format!("cannot list environments: {}", error_chain(&e)))
+                    })?;
                     println!("{:<24} {:<40} CREATED", "SLUG", "ISSUER");
                     for env in all {
-                        println!("{:<24} {:<40} {}", env.environment.slug.as_str(), env.issuer, env.environment.created_at);
+                        println!(
+                            "{:<24} {:<40} {}",
+                            env.environment.slug.as_str(),
+                            env.issuer,
+                            env.environment.created_at
+                        );
                     }
                 }
             }
@@ -115,8 +130,11 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), StartError> {
 
 async fn serve(settings: Settings) -> Result<(), StartError> {
     let bootstrap = bootstrap_credentials(&settings)?;
-    let bind = settings.bind_address().ok_or_else(|| StartError("PORTCULLIS_SERVER__BIND is not an address".into()))?;
-    let listener = TcpListener::bind(bind).map_err(|e| StartError(format!("cannot listen on {bind}: {e}")))?;
+    let bind = settings
+        .bind_address()
+        .ok_or_else(|| StartError("PORTCULLIS_SERVER__BIND is not an address".into()))?;
+    let listener =
+        TcpListener::bind(bind).map_err(|e| StartError(format!("cannot listen on {bind}: {e}")))?;
     let store = open_store(&settings)?;
     let run_migrations = settings.database.run_migrations;
     let store = tokio::task::spawn_blocking(move || {
@@ -134,11 +152,18 @@ async fn serve(settings: Settings) -> Result<(), StartError> {
         .environments
         .ensure_default(bootstrap)
         .await
-        .map_err(|e| StartError(format!("cannot create the default environment: {}", error_chain(&e))))?
+        .map_err(|e| {
+            StartError(format!(
+                "cannot create the default environment: {}",
+                error_chain(&e)
+            ))
+        })?
     {
         print_credentials(&created);
     }
-    let address = listener.local_addr().map_err(|e| StartError(format!("cannot listen on {bind}: {e}")))?;
+    let address = listener
+        .local_addr()
+        .map_err(|e| StartError(format!("cannot listen on {bind}: {e}")))?;
     let server = crate::server::start(
         wired.state,
         listener,
@@ -146,7 +171,9 @@ async fn serve(settings: Settings) -> Result<(), StartError> {
         settings.server.shutdown_timeout_seconds,
     )?;
     tracing::info!(store = backend.as_str(), "listening on http://{address}");
-    server.await.map_err(|e| StartError(format!("server failed: {e}")))?;
+    server
+        .await
+        .map_err(|e| StartError(format!("server failed: {e}")))?;
     tracing::info!("stopped");
     Ok(())
 }

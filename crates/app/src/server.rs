@@ -34,6 +34,8 @@ pub fn start(
     if workers > 0 {
         server = server.workers(workers);
     }
-    let server = server.listen(listener).map_err(|e| StartError(format!("cannot serve: {e}")))?;
+    let server = server
+        .listen(listener)
+        .map_err(|e| StartError(format!("cannot serve: {e}")))?;
     Ok(server.run())
 }

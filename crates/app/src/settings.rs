@@ -104,7 +104,11 @@ pub struct SettingsError(String);
 
 fn variable(key: &str) -> String {
     match key.split_once('.') {
-        Some((section, name)) => format!("PORTCULLIS_{}__{}", section.to_uppercase(), name.to_uppercase()),
+        Some((section, name)) => format!(
+            "PORTCULLIS_{}__{}",
+            section.to_uppercase(),
+            name.to_uppercase()
+        ),
         None => format!("PORTCULLIS_{}", key.to_uppercase()),
     }
 }
@@ -115,20 +119,33 @@ impl Settings {
     /// # Errors
     /// [`SettingsError`] naming the variable of a bad value, or a missing file.
     pub fn load(file: Option<&Path>) -> Result<Self, SettingsError> {
-        let mut builder =
-            config::Config::builder().add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
         match file {
             Some(path) => {
                 if !path.is_file() {
-                    return Err(SettingsError(format!("configuration file {} does not exist", path.display())));
+                    return Err(SettingsError(format!(
+                        "configuration file {} does not exist",
+                        path.display()
+                    )));
                 }
-                builder = builder.add_source(config::File::from(path).format(config::FileFormat::Toml));
+                builder =
+                    builder.add_source(config::File::from(path).format(config::FileFormat::Toml));
             }
-            None => builder = builder.add_source(config::File::with_name("portcullis.toml").format(config::FileFormat::Toml).required(false)),
+            None => {
+                builder = builder.add_source(
+                    config::File::with_name("portcullis.toml")
+                        .format(config::FileFormat::Toml)
+                        .required(false),
+                )
+            }
         }
         let built = builder
             .add_source(
-                config::Environment::with_prefix("PORTCULLIS").prefix_separator("_").separator("__").try_parsing(true),
+                config::Environment::with_prefix("PORTCULLIS")
+                    .prefix_separator("_")
+                    .separator("__")
+                    .try_parsing(true),
             )
             .build()
             .map_err(|e| SettingsError(format!("configuration: {e}")))?;
@@ -148,10 +165,22 @@ impl Settings {
     fn check(&self) -> Result<(), SettingsError> {
         let bad = |key: &str, why: String| Err(SettingsError(format!("{}: {why}", variable(key))));
         if self.bind_address().is_none() {
-            return bad("server.bind", format!("`{}` is not an address such as 127.0.0.1:8080", self.server.bind));
+            return bad(
+                "server.bind",
+                format!(
+                    "`{}` is not an address such as 127.0.0.1:8080",
+                    self.server.bind
+                ),
+            );
         }
         if self.issuer_template().is_none() {
-            return bad("server.public_url", format!("`{}` is not an http(s) URL without path", self.server.public_url));
+            return bad(
+                "server.public_url",
+                format!(
+                    "`{}` is not an http(s) URL without path",
+                    self.server.public_url
+                ),
+            );
         }
         if self.server.base_domain.trim().is_empty() {
             return bad("server.base_domain", "must not be empty".into());
@@ -163,21 +192,35 @@ impl Settings {
             return bad("security.bcrypt_cost", "must be from 4 to 31".into());
         }
         if !(0..=3600).contains(&self.security.token_leeway_seconds) {
-            return bad("security.token_leeway_seconds", "must be from 0 to 3600".into());
+            return bad(
+                "security.token_leeway_seconds",
+                "must be from 0 to 3600".into(),
+            );
         }
         if !(1..=86_400).contains(&self.security.key_cache_ttl_seconds) {
-            return bad("security.key_cache_ttl_seconds", "must be from 1 to 86400".into());
+            return bad(
+                "security.key_cache_ttl_seconds",
+                "must be from 1 to 86400".into(),
+            );
         }
         if !["pretty", "json"].contains(&self.log.format.as_str()) {
-            return bad("log.format", format!("`{}` is neither pretty nor json", self.log.format));
+            return bad(
+                "log.format",
+                format!("`{}` is neither pretty nor json", self.log.format),
+            );
         }
         if self.database.pool_size == 0 {
             return bad("database.pool_size", "must be at least 1".into());
         }
         if !self.database.url.is_empty()
-            && !["postgres://", "postgresql://", "sqlite:"].iter().any(|p| self.database.url.starts_with(p))
+            && !["postgres://", "postgresql://", "sqlite:"]
+                .iter()
+                .any(|p| self.database.url.starts_with(p))
         {
-            return bad("database.url", "must start with postgres://, postgresql:// or sqlite:".into());
+            return bad(
+                "database.url",
+                "must start with postgres://, postgresql:// or sqlite:".into(),
+            );
         }
         Ok(())
     }
@@ -208,13 +251,20 @@ impl Settings {
     #[must_use]
     pub fn issuer_template(&self) -> Option<portcullis_application::environments::IssuerTemplate> {
         let raw = if self.server.public_url.is_empty() {
-            format!("http://localhost:{}", self.bind_address().map_or(8080, |a| a.port()))
+            format!(
+                "http://localhost:{}",
+                self.bind_address().map_or(8080, |a| a.port())
+            )
         } else {
             self.server.public_url.clone()
         };
         let url = url::Url::parse(&raw).ok()?;
         let path_ok = url.path() == "/" || url.path().is_empty();
-        if !["http", "https"].contains(&url.scheme()) || !path_ok || url.query().is_some() || url.fragment().is_some() {
+        if !["http", "https"].contains(&url.scheme())
+            || !path_ok
+            || url.query().is_some()
+            || url.fragment().is_some()
+        {
             return None;
         }
         Some(portcullis_application::environments::IssuerTemplate {

@@ -24,8 +24,13 @@ pub struct MonotonicUlids {
 
 impl IdGen for MonotonicUlids {
     fn next_ulid(&self) -> ulid::Ulid {
-        let mut generator = self.generator.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut generator = self
+            .generator
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         // Overflow needs 2^80 ids in one millisecond; fall back to a fresh random id then.
-        generator.generate().unwrap_or_else(|_| ulid::Ulid::generate())
+        generator
+            .generate()
+            .unwrap_or_else(|_| ulid::Ulid::generate())
     }
 }

@@ -6,7 +6,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use portcullis_adapters_crypto::{AesGcmCipher, BcryptHasher, JoseJwtKeys, RandomSecrets, generate_master_key, parse_master_key};
+use portcullis_adapters_crypto::{
+    AesGcmCipher, BcryptHasher, JoseJwtKeys, RandomSecrets, generate_master_key, parse_master_key,
+};
 use portcullis_adapters_http::AppState;
 use portcullis_adapters_postgres::{DieselStore, StoreConfig};
 use portcullis_application::Ports;
@@ -35,7 +37,9 @@ pub struct Wired {
 
 impl std::fmt::Debug for Wired {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Wired").field("store", &self.store).finish_non_exhaustive()
+        f.debug_struct("Wired")
+            .field("store", &self.store)
+            .finish_non_exhaustive()
     }
 }
 
@@ -45,15 +49,20 @@ impl std::fmt::Debug for Wired {
 /// [`StartError`] with the store's reason.
 pub fn open_store(settings: &Settings) -> Result<DieselStore, StartError> {
     if !settings.uses_postgres() {
-        fs::create_dir_all(&settings.data_dir)
-            .map_err(|e| StartError(format!("cannot create data dir {}: {e}", settings.data_dir.display())))?;
+        fs::create_dir_all(&settings.data_dir).map_err(|e| {
+            StartError(format!(
+                "cannot create data dir {}: {e}",
+                settings.data_dir.display()
+            ))
+        })?;
     }
     let config = StoreConfig {
         url: settings.database_url(),
         pool_size: settings.database.pool_size,
         connect_timeout: Duration::from_secs(settings.database.connect_timeout_seconds),
     };
-    DieselStore::connect(&config).map_err(|e| StartError(format!("cannot open the store: {}", error_chain(&e))))
+    DieselStore::connect(&config)
+        .map_err(|e| StartError(format!("cannot open the store: {}", error_chain(&e))))
 }
 
 /// The error and its sources on one line.
@@ -77,7 +86,9 @@ pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
 /// # Errors
 /// [`StartError`] with the reason.
 pub fn migrate(store: &DieselStore) -> Result<usize, StartError> {
-    store.run_migrations().map_err(|e| StartError(format!("migrations failed: {}", error_chain(&e))))
+    store
+        .run_migrations()
+        .map_err(|e| StartError(format!("migrations failed: {}", error_chain(&e))))
 }
 
 fn master_key(settings: &Settings) -> Result<[u8; 32], StartError> {
@@ -93,7 +104,8 @@ fn master_key(settings: &Settings) -> Result<[u8; 32], StartError> {
     }
     let path = settings.data_dir.join("master.key");
     let text = if path.exists() {
-        fs::read_to_string(&path).map_err(|e| StartError(format!("cannot read {}: {e}", path.display())))?
+        fs::read_to_string(&path)
+            .map_err(|e| StartError(format!("cannot read {}: {e}", path.display())))?
     } else {
         write_private_file(&path, &generate_master_key())?
     };
@@ -105,8 +117,11 @@ fn write_private_file(path: &Path, contents: &str) -> Result<String, StartError>
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path).map_err(|e| StartError(format!("cannot create {}: {e}", path.display())))?;
-    file.write_all(contents.as_bytes()).map_err(|e| StartError(format!("cannot write {}: {e}", path.display())))?;
+    let mut file = options
+        .open(path)
+        .map_err(|e| StartError(format!("cannot create {}: {e}", path.display())))?;
+    file.write_all(contents.as_bytes())
+        .map_err(|e| StartError(format!("cannot write {}: {e}", path.display())))?;
     tracing::info!(path = %path.display(), "generated a master key for the embedded store");
     Ok(contents.to_owned())
 }
@@ -127,11 +142,20 @@ pub fn wire(settings: &Settings, store: DieselStore) -> Result<Wired, StartError
         clock: Arc::new(SystemClock),
         ids: Arc::new(MonotonicUlids::default()),
     };
-    let issuers = settings.issuer_template().ok_or_else(|| StartError("PORTCULLIS_SERVER__PUBLIC_URL is not usable".into()))?;
-    let keys = Arc::new(KeyCache::new(ports.clone(), settings.security.key_cache_ttl_seconds));
+    let issuers = settings
+        .issuer_template()
+        .ok_or_else(|| StartError("PORTCULLIS_SERVER__PUBLIC_URL is not usable".into()))?;
+    let keys = Arc::new(KeyCache::new(
+        ports.clone(),
+        settings.security.key_cache_ttl_seconds,
+    ));
     let state = AppState {
         environments: Arc::new(EnvironmentService::new(ports.clone(), issuers)),
-        tokens: Arc::new(TokenService::new(ports.clone(), Arc::clone(&keys), settings.security.token_leeway_seconds)),
+        tokens: Arc::new(TokenService::new(
+            ports.clone(),
+            Arc::clone(&keys),
+            settings.security.token_leeway_seconds,
+        )),
         keys: Arc::clone(&keys),
         users: Arc::new(UserService::new(ports.clone())),
         signing_keys: Arc::new(SigningKeyService::new(ports, keys)),
@@ -146,7 +170,9 @@ pub fn wire(settings: &Settings, store: DieselStore) -> Result<Wired, StartError
 ///
 /// # Errors
 /// [`StartError`] when only one of the two is set.
-pub fn bootstrap_credentials(settings: &Settings) -> Result<Option<BootstrapCredentials>, StartError> {
+pub fn bootstrap_credentials(
+    settings: &Settings,
+) -> Result<Option<BootstrapCredentials>, StartError> {
     let id = settings.bootstrap.client_id.trim();
     let secret = settings.bootstrap.client_secret.expose_secret();
     match (id.is_empty(), secret.is_empty()) {

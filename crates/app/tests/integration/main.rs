@@ -1,0 +1,11 @@
+//! End-to-end tests: the real server over HTTP on a real store (PostgreSQL
+//! from `DATABASE_URL`, and the embedded SQLite store).
+#![expect(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
+
+mod support;
+
+mod environments;
+mod errors;
+mod signing_keys;
+mod tokens;
+mod users;

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, every crate's tests (the store and
+# HTTP tests against a real PostgreSQL and the embedded SQLite store), and doc
+# tests. Starts or installs PostgreSQL itself when DATABASE_URL is not given.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+eval "$(scripts/postgres.sh)"
+export DATABASE_URL
+echo "test suite: PostgreSQL at ${DATABASE_URL}"
+
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --all-features --quiet -- -D warnings
+
+if ! cargo nextest --version >/dev/null 2>&1; then
+  echo "test suite: installing cargo-nextest" >&2
+  cargo install cargo-nextest --locked --quiet
+fi
+cargo nextest run --workspace --all-features --no-fail-fast
+cargo test --workspace --all-features --doc --quiet
