@@ -38,7 +38,10 @@ impl SecretGenerator for RandomSecrets {
     fn generate_identifier(&self) -> String {
         // Lower-case hex: safe in shells, URLs and form bodies, and never
         // starts with `-` (which command lines would take for an option).
-        os_random::<16>().iter().map(|b| format!("{b:02x}")).collect()
+        os_random::<16>()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 
     fn digest_secret(&self, secret: &str) -> SecretDigest {

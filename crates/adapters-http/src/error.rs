@@ -66,7 +66,13 @@ pub struct ApiError {
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.errors.first() {
-            Some(first) => write!(f, "{} {}: {}", self.status.as_u16(), first.code, first.detail),
+            Some(first) => write!(
+                f,
+                "{} {}: {}",
+                self.status.as_u16(),
+                first.code,
+                first.detail
+            ),
             None => write!(f, "{}", self.status),
         }
     }
@@ -92,7 +98,11 @@ impl ApiError {
     /// Several objects under one status (e.g. every invalid attribute at once).
     #[must_use]
     pub fn many(status: StatusCode, errors: Vec<ErrorObject>) -> Self {
-        Self { status, errors, headers: Vec::new() }
+        Self {
+            status,
+            errors,
+            headers: Vec::new(),
+        }
     }
 
     /// Points the (last) error object at a member of the request document.
@@ -162,16 +172,30 @@ impl ApiError {
     /// `422` for one attribute.
     #[must_use]
     pub fn invalid(code: &str, detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, "Invalid attribute", detail)
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            code,
+            "Invalid attribute",
+            detail,
+        )
     }
 
     /// `401` with the RFC 6750 challenge.
     #[must_use]
     pub fn unauthorized(detail: impl Into<String>) -> Self {
         let detail = detail.into();
-        Self::new(StatusCode::UNAUTHORIZED, "invalid_token", "Unauthorized", detail.clone()).with_header(
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "Unauthorized",
+            detail.clone(),
+        )
+        .with_header(
             header::WWW_AUTHENTICATE,
-            format!("Bearer error=\"invalid_token\", error_description=\"{}\"", detail.replace('"', "'")),
+            format!(
+                "Bearer error=\"invalid_token\", error_description=\"{}\"",
+                detail.replace('"', "'")
+            ),
         )
     }
 
@@ -184,7 +208,10 @@ impl ApiError {
             "Forbidden",
             format!("the access token lacks the `{scope}` scope"),
         )
-        .with_header(header::WWW_AUTHENTICATE, format!("Bearer error=\"insufficient_scope\", scope=\"{scope}\""))
+        .with_header(
+            header::WWW_AUTHENTICATE,
+            format!("Bearer error=\"insufficient_scope\", scope=\"{scope}\""),
+        )
     }
 
     /// `503`: the store cannot be reached; clients may retry.
@@ -210,7 +237,12 @@ impl ApiError {
             source = inner.source();
         }
         tracing::error!(error = %chain, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "Internal server error", "the server failed to handle the request")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "Internal server error",
+            "the server failed to handle the request",
+        )
     }
 }
 

@@ -9,11 +9,15 @@ use crate::state::AppState;
 
 /// `GET /health/live`.
 pub async fn live() -> HttpResponse {
-    HttpResponse::Ok().content_type("application/json").body(json!({ "status": "live" }).to_string())
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(json!({ "status": "live" }).to_string())
 }
 
 /// `GET /health/ready`: `200` when the store answers, `503` otherwise.
 pub async fn ready<U: UnitOfWork>(state: web::Data<AppState<U>>) -> Result<HttpResponse, ApiError> {
     state.store.ping().await?;
-    Ok(HttpResponse::Ok().content_type("application/json").body(json!({ "status": "ready" }).to_string()))
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(json!({ "status": "ready" }).to_string()))
 }

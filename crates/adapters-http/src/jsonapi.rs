@@ -15,12 +15,25 @@ pub const JSONAPI: &str = "application/vnd.api+json";
 /// # Errors
 /// `415` for another or a missing media type.
 pub fn require_json_media_type(request: &HttpRequest) -> Result<(), ApiError> {
-    let raw = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let essence = raw.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let raw = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = raw
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     if essence == JSONAPI || essence == "application/json" {
         Ok(())
     } else {
-        let shown = if raw.is_empty() { "none".to_owned() } else { format!("`{raw}`") };
+        let shown = if raw.is_empty() {
+            "none".to_owned()
+        } else {
+            format!("`{raw}`")
+        };
         Err(ApiError::new(
             actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
@@ -61,8 +74,11 @@ impl Attributes {
     /// `400 unknown_attribute` pointing at the first unknown member.
     pub fn only(&self, known: &[&str]) -> Result<(), ApiError> {
         match self.members.keys().find(|k| !known.contains(&k.as_str())) {
-            Some(unknown) => Err(ApiError::bad_request("unknown_attribute", format!("unknown attribute `{unknown}`"))
-                .at(pointer(unknown))),
+            Some(unknown) => Err(ApiError::bad_request(
+                "unknown_attribute",
+                format!("unknown attribute `{unknown}`"),
+            )
+            .at(pointer(unknown))),
             None => Ok(()),
         }
     }
@@ -142,7 +158,10 @@ pub fn read_resource(
         return if allow_empty {
             Ok(Attributes::default())
         } else {
-            Err(ApiError::bad_request("missing_document", "the request needs a JSON:API document").at(""))
+            Err(
+                ApiError::bad_request("missing_document", "the request needs a JSON:API document")
+                    .at(""),
+            )
         };
     }
     require_json_media_type(request)?;
@@ -150,25 +169,52 @@ pub fn read_resource(
         ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}")).at("")
     })?;
     let Value::Object(mut document) = document else {
-        return Err(ApiError::bad_request("invalid_document", "the document must be a JSON object").at(""));
+        return Err(ApiError::bad_request(
+            "invalid_document",
+            "the document must be a JSON object",
+        )
+        .at(""));
     };
-    if let Some(member) = document.keys().find(|k| !["data", "meta", "jsonapi"].contains(&k.as_str())) {
-        return Err(ApiError::bad_request("invalid_document", format!("unexpected top-level member `{member}`"))
-            .at(format!("/{member}")));
+    if let Some(member) = document
+        .keys()
+        .find(|k| !["data", "meta", "jsonapi"].contains(&k.as_str()))
+    {
+        return Err(ApiError::bad_request(
+            "invalid_document",
+            format!("unexpected top-level member `{member}`"),
+        )
+        .at(format!("/{member}")));
     }
     let Some(Value::Object(mut data)) = document.remove("data") else {
-        return Err(ApiError::bad_request("invalid_document", "`data` must be a resource object").at("/data"));
+        return Err(
+            ApiError::bad_request("invalid_document", "`data` must be a resource object")
+                .at("/data"),
+        );
     };
-    if let Some(member) = data.keys().find(|k| !["type", "id", "attributes", "relationships", "meta", "lid"].contains(&k.as_str())) {
-        return Err(ApiError::bad_request("invalid_document", format!("unexpected member `{member}` in data"))
-            .at(format!("/data/{member}")));
+    if let Some(member) = data.keys().find(|k| {
+        !["type", "id", "attributes", "relationships", "meta", "lid"].contains(&k.as_str())
+    }) {
+        return Err(ApiError::bad_request(
+            "invalid_document",
+            format!("unexpected member `{member}` in data"),
+        )
+        .at(format!("/data/{member}")));
     }
     match data.get("type") {
         Some(Value::String(t)) if t == kind => {}
         Some(Value::String(t)) => {
-            return Err(ApiError::conflict("type_mismatch", format!("expected type `{kind}`, got `{t}`")).at("/data/type"));
+            return Err(ApiError::conflict(
+                "type_mismatch",
+                format!("expected type `{kind}`, got `{t}`"),
+            )
+            .at("/data/type"));
         }
-        _ => return Err(ApiError::bad_request("invalid_document", "`data.type` must be a string").at("/data/type")),
+        _ => {
+            return Err(
+                ApiError::bad_request("invalid_document", "`data.type` must be a string")
+                    .at("/data/type"),
+            );
+        }
     }
     match (expect, data.get("id")) {
         (Expect::Create, None) => {}
@@ -183,11 +229,18 @@ pub fn read_resource(
         }
         (Expect::Update(id), Some(Value::String(given))) if given == id => {}
         (Expect::Update(id), Some(Value::String(given))) => {
-            return Err(ApiError::conflict("id_mismatch", format!("document id `{given}` differs from the URL's `{id}`"))
-                .at("/data/id"));
+            return Err(ApiError::conflict(
+                "id_mismatch",
+                format!("document id `{given}` differs from the URL's `{id}`"),
+            )
+            .at("/data/id"));
         }
         (Expect::Update(_), _) => {
-            return Err(ApiError::bad_request("invalid_document", "`data.id` must be the resource's id").at("/data/id"));
+            return Err(ApiError::bad_request(
+                "invalid_document",
+                "`data.id` must be the resource's id",
+            )
+            .at("/data/id"));
         }
     }
     match data.remove("relationships") {
@@ -195,15 +248,27 @@ pub fn read_resource(
         Some(Value::Object(relationships)) if relationships.is_empty() => {}
         Some(Value::Object(relationships)) => {
             let name = relationships.keys().next().cloned().unwrap_or_default();
-            return Err(ApiError::bad_request("unknown_relationship", format!("unknown relationship `{name}`"))
-                .at(format!("/data/relationships/{name}")));
+            return Err(ApiError::bad_request(
+                "unknown_relationship",
+                format!("unknown relationship `{name}`"),
+            )
+            .at(format!("/data/relationships/{name}")));
         }
-        Some(_) => return Err(ApiError::bad_request("invalid_document", "`relationships` must be an object").at("/data/relationships")),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "invalid_document",
+                "`relationships` must be an object",
+            )
+            .at("/data/relationships"));
+        }
     }
     match data.remove("attributes") {
         None => Ok(Attributes::default()),
         Some(Value::Object(members)) => Ok(Attributes { members }),
-        Some(_) => Err(ApiError::bad_request("invalid_document", "`attributes` must be an object").at("/data/attributes")),
+        Some(_) => Err(
+            ApiError::bad_request("invalid_document", "`attributes` must be an object")
+                .at("/data/attributes"),
+        ),
     }
 }
 
@@ -218,18 +283,29 @@ pub fn with_self_link(mut resource: Value, self_link: &str) -> Value {
 
 /// A `200`/`201` response with a single resource.
 #[must_use]
-pub fn resource_response(status: actix_web::http::StatusCode, resource: Value, self_link: &str) -> HttpResponse {
+pub fn resource_response(
+    status: actix_web::http::StatusCode,
+    resource: Value,
+    self_link: &str,
+) -> HttpResponse {
     let mut response = HttpResponse::build(status);
     response.insert_header((header::CONTENT_TYPE, JSONAPI));
     if status == actix_web::http::StatusCode::CREATED {
         response.insert_header((header::LOCATION, self_link));
     }
-    response.body(json!({ "data": with_self_link(resource, self_link), "links": { "self": self_link } }).to_string())
+    response.body(
+        json!({ "data": with_self_link(resource, self_link), "links": { "self": self_link } })
+            .to_string(),
+    )
 }
 
 /// A `200` response with a page of resources.
 #[must_use]
-pub fn collection_response(resources: Vec<Value>, self_link: &str, next_link: Option<String>) -> HttpResponse {
+pub fn collection_response(
+    resources: Vec<Value>,
+    self_link: &str,
+    next_link: Option<String>,
+) -> HttpResponse {
     let mut links = json!({ "self": self_link });
     if let (Some(next), Some(map)) = (next_link, links.as_object_mut()) {
         map.insert("next".into(), Value::String(next));

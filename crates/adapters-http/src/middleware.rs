@@ -18,8 +18,12 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 fn acceptable_request_id(value: &HeaderValue) -> Option<String> {
     let text = value.to_str().ok()?;
-    (!text.is_empty() && text.len() <= 128 && text.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b)))
-        .then(|| text.to_owned())
+    (!text.is_empty()
+        && text.len() <= 128
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b)))
+    .then(|| text.to_owned())
 }
 
 /// Logs `method path status duration request_id` once per request and
@@ -27,7 +31,10 @@ fn acceptable_request_id(value: &HeaderValue) -> Option<String> {
 ///
 /// # Errors
 /// Whatever the inner service returns.
-pub async fn request_log(request: ServiceRequest, next: Next<impl MessageBody + 'static>) -> Result<ServiceResponse<impl MessageBody>, Error> {
+pub async fn request_log(
+    request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let request_id = request
         .headers()
         .get(&REQUEST_ID)
@@ -37,7 +44,11 @@ pub async fn request_log(request: ServiceRequest, next: Next<impl MessageBody + 
     let path = request.path().to_owned();
     let started = Instant::now();
     let span = tracing::info_span!("request", request_id = %request_id);
-    let mut response = next.call(request).instrument(span).await?.map_into_boxed_body();
+    let mut response = next
+        .call(request)
+        .instrument(span)
+        .await?
+        .map_into_boxed_body();
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID, value);
     }
@@ -52,7 +63,9 @@ fn is_json(response: &ServiceResponse<impl MessageBody>) -> bool {
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/vnd.api+json") || ct.starts_with("application/json"))
+        .is_some_and(|ct| {
+            ct.starts_with("application/vnd.api+json") || ct.starts_with("application/json")
+        })
 }
 
 fn replacement(status: actix_web::http::StatusCode, allow: Option<HeaderValue>) -> ApiError {
@@ -60,13 +73,39 @@ fn replacement(status: actix_web::http::StatusCode, allow: Option<HeaderValue>) 
     let error = match status {
         S::NOT_FOUND => ApiError::not_found("no route matches this path"),
         S::METHOD_NOT_ALLOWED => {
-            let allowed = allow.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-            ApiError::new(status, "method_not_allowed", "Method not allowed", format!("allowed methods: {allowed}"))
+            let allowed = allow
+                .as_ref()
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            ApiError::new(
+                status,
+                "method_not_allowed",
+                "Method not allowed",
+                format!("allowed methods: {allowed}"),
+            )
         }
-        S::PAYLOAD_TOO_LARGE => ApiError::new(status, "payload_too_large", "Payload too large", "the request body is too large"),
-        S::UNSUPPORTED_MEDIA_TYPE => ApiError::new(status, "unsupported_media_type", "Unsupported media type", "unsupported request media type"),
-        s if s.is_client_error() => ApiError::bad_request("bad_request", "the request could not be understood"),
-        _ => ApiError::new(status, "internal_error", "Internal server error", "the server failed to handle the request"),
+        S::PAYLOAD_TOO_LARGE => ApiError::new(
+            status,
+            "payload_too_large",
+            "Payload too large",
+            "the request body is too large",
+        ),
+        S::UNSUPPORTED_MEDIA_TYPE => ApiError::new(
+            status,
+            "unsupported_media_type",
+            "Unsupported media type",
+            "unsupported request media type",
+        ),
+        s if s.is_client_error() => {
+            ApiError::bad_request("bad_request", "the request could not be understood")
+        }
+        _ => ApiError::new(
+            status,
+            "internal_error",
+            "Internal server error",
+            "the server failed to handle the request",
+        ),
     };
     match allow {
         Some(allow) => error.with_header(header::ALLOW, allow.to_str().unwrap_or("").to_owned()),
@@ -78,7 +117,10 @@ fn replacement(status: actix_web::http::StatusCode, allow: Option<HeaderValue>) 
 ///
 /// # Errors
 /// Whatever the inner service returns as an error (not a response).
-pub async fn json_errors(request: ServiceRequest, next: Next<impl MessageBody + 'static>) -> Result<ServiceResponse<impl MessageBody>, Error> {
+pub async fn json_errors(
+    request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
     // Handlers' errors arrive here already rendered as responses; an `Err`
     // can only come from an outer layer, which renders it itself.
     let response = next.call(request).await?.map_into_boxed_body();
@@ -88,5 +130,8 @@ pub async fn json_errors(request: ServiceRequest, next: Next<impl MessageBody + 
     let allow = response.headers().get(header::ALLOW).cloned();
     let status = response.status();
     let (request, _) = response.into_parts();
-    Ok(ServiceResponse::new(request, replacement(status, allow).error_response()).map_into_boxed_body())
+    Ok(
+        ServiceResponse::new(request, replacement(status, allow).error_response())
+            .map_into_boxed_body(),
+    )
 }

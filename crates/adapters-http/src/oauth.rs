@@ -25,7 +25,12 @@ struct OAuthError {
 
 impl OAuthError {
     fn new(code: &'static str, description: impl Into<String>) -> Self {
-        Self { status: StatusCode::BAD_REQUEST, code, description: description.into(), basic_challenge: false }
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code,
+            description: description.into(),
+            basic_challenge: false,
+        }
     }
 
     fn invalid_client(basic: bool) -> Self {
@@ -38,7 +43,12 @@ impl OAuthError {
     }
 
     fn server(status: StatusCode, code: &'static str) -> Self {
-        Self { status, code, description: "the server could not issue a token; retry later".into(), basic_challenge: false }
+        Self {
+            status,
+            code,
+            description: "the server could not issue a token; retry later".into(),
+            basic_challenge: false,
+        }
     }
 
     fn response(&self) -> HttpResponse {
@@ -48,10 +58,15 @@ impl OAuthError {
             .insert_header((header::PRAGMA, "no-cache"))
             .insert_header((header::CONTENT_TYPE, "application/json"));
         if self.status == StatusCode::UNAUTHORIZED {
-            let challenge = if self.basic_challenge { "Basic realm=\"oauth\"" } else { "Bearer realm=\"oauth\"" };
+            let challenge = if self.basic_challenge {
+                "Basic realm=\"oauth\""
+            } else {
+                "Bearer realm=\"oauth\""
+            };
             response.insert_header((header::WWW_AUTHENTICATE, challenge));
         }
-        response.body(json!({ "error": self.code, "error_description": self.description }).to_string())
+        response
+            .body(json!({ "error": self.code, "error_description": self.description }).to_string())
     }
 }
 
@@ -78,21 +93,37 @@ fn form_decode(raw: &str) -> Option<String> {
 }
 
 fn basic_credentials(request: &HttpRequest) -> Result<Option<(String, String)>, OAuthError> {
-    let Some(value) = request.headers().get(header::AUTHORIZATION) else { return Ok(None) };
+    let Some(value) = request.headers().get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
     let malformed = || OAuthError::invalid_client(true);
     let value = value.to_str().map_err(|_| malformed())?;
-    let Some((scheme, encoded)) = value.split_once(' ') else { return Err(malformed()) };
+    let Some((scheme, encoded)) = value.split_once(' ') else {
+        return Err(malformed());
+    };
     if !scheme.eq_ignore_ascii_case("basic") {
-        return Err(OAuthError::new("invalid_request", "only HTTP Basic client authentication is accepted in the Authorization header"));
+        return Err(OAuthError::new(
+            "invalid_request",
+            "only HTTP Basic client authentication is accepted in the Authorization header",
+        ));
     }
-    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).map_err(|_| malformed())?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| malformed())?;
     let decoded = String::from_utf8(decoded).map_err(|_| malformed())?;
     let (id, secret) = decoded.split_once(':').ok_or_else(malformed)?;
-    Ok(Some((form_decode(id).ok_or_else(malformed)?, form_decode(secret).ok_or_else(malformed)?)))
+    Ok(Some((
+        form_decode(id).ok_or_else(malformed)?,
+        form_decode(secret).ok_or_else(malformed)?,
+    )))
 }
 
 /// `POST /oauth/token`.
-pub async fn token<U: UnitOfWork>(request: HttpRequest, payload: web::Payload, state: web::Data<AppState<U>>) -> Result<HttpResponse, ApiError> {
+pub async fn token<U: UnitOfWork>(
+    request: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState<U>>,
+) -> Result<HttpResponse, ApiError> {
     let environment = environment(&request, &state).await?;
     let body = crate::body::read(&request, payload, state.body_limit).await?;
     Ok(match issue(&request, &body, &state, &environment).await {
@@ -107,33 +138,65 @@ async fn issue<U: UnitOfWork>(
     state: &web::Data<AppState<U>>,
     environment: &portcullis_application::environments::ResolvedEnvironment,
 ) -> Result<HttpResponse, OAuthError> {
-    let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    if !content_type.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/x-www-form-urlencoded") {
-        return Err(OAuthError::new("invalid_request", "the body must be application/x-www-form-urlencoded"));
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+    {
+        return Err(OAuthError::new(
+            "invalid_request",
+            "the body must be application/x-www-form-urlencoded",
+        ));
     }
     let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
         .map_err(|_| OAuthError::new("invalid_request", "the body is not valid form data"))?;
     let mut params: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
     for (name, value) in &pairs {
         if params.insert(name.as_str(), value.as_str()).is_some() {
-            let code = if name == "resource" { "invalid_target" } else { "invalid_request" };
-            return Err(OAuthError::new(code, format!("parameter `{name}` is repeated")));
+            let code = if name == "resource" {
+                "invalid_target"
+            } else {
+                "invalid_request"
+            };
+            return Err(OAuthError::new(
+                code,
+                format!("parameter `{name}` is repeated"),
+            ));
         }
     }
-    let grant_type = params.get("grant_type").copied().filter(|g| !g.is_empty())
+    let grant_type = params
+        .get("grant_type")
+        .copied()
+        .filter(|g| !g.is_empty())
         .ok_or_else(|| OAuthError::new("invalid_request", "grant_type is required"))?;
     if grant_type != "client_credentials" {
-        return Err(OAuthError::new("unsupported_grant_type", format!("grant_type `{grant_type}` is not supported")));
+        return Err(OAuthError::new(
+            "unsupported_grant_type",
+            format!("grant_type `{grant_type}` is not supported"),
+        ));
     }
     let basic = basic_credentials(request)?;
     let posted = (params.get("client_id"), params.get("client_secret"));
     let used_basic = basic.is_some();
     let (client_id, client_secret) = match (basic, posted) {
         (Some(_), (_, Some(_))) => {
-            return Err(OAuthError::new("invalid_request", "use one client authentication method, not both"));
+            return Err(OAuthError::new(
+                "invalid_request",
+                "use one client authentication method, not both",
+            ));
         }
         (Some((id, _)), (Some(posted_id), None)) if *posted_id != id => {
-            return Err(OAuthError::new("invalid_request", "client_id differs from the Basic credentials"));
+            return Err(OAuthError::new(
+                "invalid_request",
+                "client_id differs from the Basic credentials",
+            ));
         }
         (Some(credentials), _) => credentials,
         (None, (Some(id), Some(secret))) => ((*id).to_owned(), (*secret).to_owned()),
@@ -141,7 +204,10 @@ async fn issue<U: UnitOfWork>(
     };
     let resource = match (params.get("resource"), params.get("audience")) {
         (Some(r), Some(a)) if r != a => {
-            return Err(OAuthError::new("invalid_target", "resource and audience name different resource servers"));
+            return Err(OAuthError::new(
+                "invalid_target",
+                "resource and audience name different resource servers",
+            ));
         }
         (Some(r), _) | (None, Some(r)) => Some((*r).to_owned()),
         (None, None) => None,
@@ -168,19 +234,28 @@ async fn issue<U: UnitOfWork>(
             )),
         Err(error) => Err(match error {
             IssueTokenError::InvalidClient => OAuthError::invalid_client(used_basic),
-            IssueTokenError::UnauthorizedClient => {
-                OAuthError::new("unauthorized_client", "the client may not use the client_credentials grant")
+            IssueTokenError::UnauthorizedClient => OAuthError::new(
+                "unauthorized_client",
+                "the client may not use the client_credentials grant",
+            ),
+            IssueTokenError::InvalidTarget => OAuthError::new(
+                "invalid_target",
+                "the resource is unknown or not granted to this client",
+            ),
+            IssueTokenError::InvalidScope(not_granted) => {
+                OAuthError::new("invalid_scope", not_granted.to_string())
             }
-            IssueTokenError::InvalidTarget => {
-                OAuthError::new("invalid_target", "the resource is unknown or not granted to this client")
-            }
-            IssueTokenError::InvalidScope(not_granted) => OAuthError::new("invalid_scope", not_granted.to_string()),
-            IssueTokenError::OpaqueUnsupported => {
-                OAuthError::new("unauthorized_client", "opaque access tokens are not issued yet")
-            }
+            IssueTokenError::OpaqueUnsupported => OAuthError::new(
+                "unauthorized_client",
+                "opaque access tokens are not issued yet",
+            ),
             IssueTokenError::Store(store) => store_failure(&store),
-            IssueTokenError::Keys(portcullis_application::keys::KeyCacheError::Store(store)) => store_failure(&store),
-            err @ (IssueTokenError::NoSigningKey | IssueTokenError::Crypto(_) | IssueTokenError::Keys(_)) => {
+            IssueTokenError::Keys(portcullis_application::keys::KeyCacheError::Store(store)) => {
+                store_failure(&store)
+            }
+            err @ (IssueTokenError::NoSigningKey
+            | IssueTokenError::Crypto(_)
+            | IssueTokenError::Keys(_)) => {
                 let _ = ApiError::internal(&err);
                 OAuthError::server(StatusCode::INTERNAL_SERVER_ERROR, "server_error")
             }
@@ -189,9 +264,16 @@ async fn issue<U: UnitOfWork>(
 }
 
 /// `GET /.well-known/jwks.json`: the environment's active public keys.
-pub async fn jwks<U: UnitOfWork>(request: HttpRequest, state: web::Data<AppState<U>>) -> Result<HttpResponse, ApiError> {
+pub async fn jwks<U: UnitOfWork>(
+    request: HttpRequest,
+    state: web::Data<AppState<U>>,
+) -> Result<HttpResponse, ApiError> {
     let environment = environment(&request, &state).await?;
-    let keys = state.keys.keys(environment.environment.id).await.map_err(key_failure)?;
+    let keys = state
+        .keys
+        .keys(environment.environment.id)
+        .await
+        .map_err(key_failure)?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "public, max-age=60"))
         .content_type("application/json")
@@ -199,7 +281,10 @@ pub async fn jwks<U: UnitOfWork>(request: HttpRequest, state: web::Data<AppState
 }
 
 /// `GET /.well-known/openid-configuration`: RFC 8414 / OIDC discovery metadata.
-pub async fn discovery<U: UnitOfWork>(request: HttpRequest, state: web::Data<AppState<U>>) -> Result<HttpResponse, ApiError> {
+pub async fn discovery<U: UnitOfWork>(
+    request: HttpRequest,
+    state: web::Data<AppState<U>>,
+) -> Result<HttpResponse, ApiError> {
     let environment = environment(&request, &state).await?;
     let issuer = &environment.issuer;
     Ok(HttpResponse::Ok().content_type("application/json").body(

@@ -27,14 +27,23 @@ impl ListQuery {
             .map_err(|_| ApiError::bad_request("invalid_query", "the query string is malformed"))?;
         for (index, (name, _)) in pairs.iter().enumerate() {
             let known = matches!(name.as_str(), "page[size]" | "page[after]" | "sort")
-                || name.strip_prefix("filter[").and_then(|f| f.strip_suffix(']')).is_some_and(|f| filters.contains(&f));
+                || name
+                    .strip_prefix("filter[")
+                    .and_then(|f| f.strip_suffix(']'))
+                    .is_some_and(|f| filters.contains(&f));
             if !known {
-                return Err(ApiError::bad_request("invalid_query_parameter", format!("unknown query parameter `{name}`"))
-                    .param(name.clone()));
+                return Err(ApiError::bad_request(
+                    "invalid_query_parameter",
+                    format!("unknown query parameter `{name}`"),
+                )
+                .param(name.clone()));
             }
             if pairs[..index].iter().any(|(earlier, _)| earlier == name) {
-                return Err(ApiError::bad_request("invalid_query_parameter", format!("query parameter `{name}` is repeated"))
-                    .param(name.clone()));
+                return Err(ApiError::bad_request(
+                    "invalid_query_parameter",
+                    format!("query parameter `{name}` is repeated"),
+                )
+                .param(name.clone()));
             }
         }
         Ok(Self { pairs })
@@ -43,7 +52,10 @@ impl ListQuery {
     /// A parameter's value.
     #[must_use]
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.pairs.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.pairs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// `filter[name]`.
@@ -61,8 +73,11 @@ impl ListQuery {
             None => Ok(None),
             Some("true") => Ok(Some(true)),
             Some("false") => Ok(Some(false)),
-            Some(other) => Err(ApiError::bad_request("invalid_query_parameter", format!("filter[{name}] must be true or false, not `{other}`"))
-                .param(format!("filter[{name}]"))),
+            Some(other) => Err(ApiError::bad_request(
+                "invalid_query_parameter",
+                format!("filter[{name}] must be true or false, not `{other}`"),
+            )
+            .param(format!("filter[{name}]"))),
         }
     }
 
@@ -71,12 +86,24 @@ impl ListQuery {
     /// # Errors
     /// `400` for another key.
     pub fn sort(&self, allowed: &[&'static str]) -> Result<(&'static str, bool), ApiError> {
-        let Some(raw) = self.get("sort") else { return Ok((allowed.first().copied().unwrap_or("created_at"), false)) };
+        let Some(raw) = self.get("sort") else {
+            return Ok((allowed.first().copied().unwrap_or("created_at"), false));
+        };
         let (key, descending) = raw.strip_prefix('-').map_or((raw, false), |k| (k, true));
-        allowed.iter().find(|a| **a == key).map(|a| (*a, descending)).ok_or_else(|| {
-            ApiError::bad_request("invalid_sort", format!("sort must be one of {}, optionally prefixed by `-`", allowed.join(", ")))
+        allowed
+            .iter()
+            .find(|a| **a == key)
+            .map(|a| (*a, descending))
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_sort",
+                    format!(
+                        "sort must be one of {}, optionally prefixed by `-`",
+                        allowed.join(", ")
+                    ),
+                )
                 .param("sort")
-        })
+            })
     }
 
     /// The page request for a listing sorted by `sort`.
@@ -86,25 +113,44 @@ impl ListQuery {
     pub fn page(&self, sort: &str, descending: bool) -> Result<PageParams, ApiError> {
         let size = match self.get("page[size]") {
             None => PageParams::default().size,
-            Some(raw) => raw.parse::<u32>().ok().filter(|s| (1..=MAX_PAGE_SIZE).contains(s)).ok_or_else(|| {
-                ApiError::bad_request("invalid_page_size", format!("page[size] must be an integer from 1 to {MAX_PAGE_SIZE}"))
+            Some(raw) => raw
+                .parse::<u32>()
+                .ok()
+                .filter(|s| (1..=MAX_PAGE_SIZE).contains(s))
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid_page_size",
+                        format!("page[size] must be an integer from 1 to {MAX_PAGE_SIZE}"),
+                    )
                     .param("page[size]")
-            })?,
+                })?,
         };
         let after = match self.get("page[after]") {
             None => None,
             Some(cursor) => Some(decode_cursor(cursor, sort, descending).ok_or_else(|| {
-                ApiError::bad_request("invalid_cursor", "page[after] is not a cursor of this listing").param("page[after]")
+                ApiError::bad_request(
+                    "invalid_cursor",
+                    "page[after] is not a cursor of this listing",
+                )
+                .param("page[after]")
             })?),
         };
-        Ok(PageParams { size, after, descending })
+        Ok(PageParams {
+            size,
+            after,
+            descending,
+        })
     }
 
     /// The query string with `page[after]` set to `cursor`, for `links.next`.
     #[must_use]
     pub fn with_cursor(&self, cursor: &str) -> String {
-        let mut pairs: Vec<(&str, &str)> =
-            self.pairs.iter().filter(|(n, _)| n != "page[after]").map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        let mut pairs: Vec<(&str, &str)> = self
+            .pairs
+            .iter()
+            .filter(|(n, _)| n != "page[after]")
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
         pairs.push(("page[after]", cursor));
         serde_urlencoded::to_string(pairs).unwrap_or_default()
     }
@@ -133,10 +179,18 @@ mod tests {
     fn cursors_round_trip_only_for_the_same_order() {
         let cursor = encode_cursor("email", false, "a@b.io");
         let query = ListQuery::parse(&format!("page[after]={cursor}"), &[]).unwrap();
-        assert_eq!(query.page("email", false).unwrap().after.as_deref(), Some("a@b.io"));
+        assert_eq!(
+            query.page("email", false).unwrap().after.as_deref(),
+            Some("a@b.io")
+        );
         assert!(query.page("email", true).is_err());
         assert!(query.page("created_at", false).is_err());
-        assert!(ListQuery::parse("page[after]=garbage!", &[]).unwrap().page("email", false).is_err());
+        assert!(
+            ListQuery::parse("page[after]=garbage!", &[])
+                .unwrap()
+                .page("email", false)
+                .is_err()
+        );
     }
 
     #[test]
@@ -145,14 +199,29 @@ mod tests {
         assert!(ListQuery::parse("foo=1", &[]).is_err());
         assert!(ListQuery::parse("sort=email&sort=email", &[]).is_err());
         for size in ["0", "501", "-1", "ten"] {
-            assert!(ListQuery::parse(&format!("page[size]={size}"), &[]).unwrap().page("created_at", false).is_err());
+            assert!(
+                ListQuery::parse(&format!("page[size]={size}"), &[])
+                    .unwrap()
+                    .page("created_at", false)
+                    .is_err()
+            );
         }
-        assert_eq!(ListQuery::parse("page[size]=500", &[]).unwrap().page("created_at", false).unwrap().size, 500);
+        assert_eq!(
+            ListQuery::parse("page[size]=500", &[])
+                .unwrap()
+                .page("created_at", false)
+                .unwrap()
+                .size,
+            500
+        );
     }
 
     #[test]
     fn next_links_keep_filters_and_replace_the_cursor() {
         let query = ListQuery::parse("filter[email]=a%40b.io&page[after]=old", &["email"]).unwrap();
-        assert_eq!(query.with_cursor("new"), "filter%5Bemail%5D=a%40b.io&page%5Bafter%5D=new");
+        assert_eq!(
+            query.with_cursor("new"),
+            "filter%5Bemail%5D=a%40b.io&page%5Bafter%5D=new"
+        );
     }
 }

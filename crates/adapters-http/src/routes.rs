@@ -10,52 +10,75 @@ use crate::{health, oauth, signing_keys, users};
 fn not_allowed(allow: &'static str) -> Route {
     web::route().to(move || async move {
         Err::<HttpResponse, _>(
-            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "Method not allowed", format!("allowed methods: {allow}"))
-                .with_header(actix_web::http::header::ALLOW, allow),
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "Method not allowed",
+                format!("allowed methods: {allow}"),
+            )
+            .with_header(actix_web::http::header::ALLOW, allow),
         )
     })
 }
 
 /// Registers every route of the server.
 pub fn configure<U: UnitOfWork>(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/health/live").route(web::get().to(health::live)).default_service(not_allowed("GET")))
-        .service(web::resource("/health/ready").route(web::get().to(health::ready::<U>)).default_service(not_allowed("GET")))
-        .service(web::resource("/oauth/token").route(web::post().to(oauth::token::<U>)).default_service(not_allowed("POST")))
-        .service(web::resource("/.well-known/jwks.json").route(web::get().to(oauth::jwks::<U>)).default_service(not_allowed("GET")))
-        .service(
-            web::resource("/.well-known/openid-configuration")
-                .route(web::get().to(oauth::discovery::<U>))
-                .default_service(not_allowed("GET")),
-        )
-        .service(
-            web::resource("/api/users")
-                .route(web::get().to(users::list::<U>))
-                .route(web::post().to(users::create::<U>))
-                .default_service(not_allowed("GET, POST")),
-        )
-        .service(
-            web::resource("/api/users/{id}")
-                .route(web::get().to(users::get::<U>))
-                .route(web::patch().to(users::update::<U>))
-                .route(web::delete().to(users::delete::<U>))
-                .default_service(not_allowed("GET, PATCH, DELETE")),
-        )
-        .service(
-            web::resource("/api/signing-keys")
-                .route(web::get().to(signing_keys::list::<U>))
-                .route(web::post().to(signing_keys::generate::<U>))
-                .default_service(not_allowed("GET, POST")),
-        )
-        .service(
-            web::resource("/api/signing-keys/{id}")
-                .route(web::get().to(signing_keys::get::<U>))
-                .route(web::delete().to(signing_keys::delete::<U>))
-                .default_service(not_allowed("GET, DELETE")),
-        )
-        .service(
-            web::resource("/api/signing-keys/{id}/deactivate")
-                .route(web::patch().to(signing_keys::deactivate::<U>))
-                .default_service(not_allowed("PATCH")),
-        )
-        .default_service(web::to(|| async { Err::<HttpResponse, _>(ApiError::not_found("no route matches this path")) }));
+    cfg.service(
+        web::resource("/health/live")
+            .route(web::get().to(health::live))
+            .default_service(not_allowed("GET")),
+    )
+    .service(
+        web::resource("/health/ready")
+            .route(web::get().to(health::ready::<U>))
+            .default_service(not_allowed("GET")),
+    )
+    .service(
+        web::resource("/oauth/token")
+            .route(web::post().to(oauth::token::<U>))
+            .default_service(not_allowed("POST")),
+    )
+    .service(
+        web::resource("/.well-known/jwks.json")
+            .route(web::get().to(oauth::jwks::<U>))
+            .default_service(not_allowed("GET")),
+    )
+    .service(
+        web::resource("/.well-known/openid-configuration")
+            .route(web::get().to(oauth::discovery::<U>))
+            .default_service(not_allowed("GET")),
+    )
+    .service(
+        web::resource("/api/users")
+            .route(web::get().to(users::list::<U>))
+            .route(web::post().to(users::create::<U>))
+            .default_service(not_allowed("GET, POST")),
+    )
+    .service(
+        web::resource("/api/users/{id}")
+            .route(web::get().to(users::get::<U>))
+            .route(web::patch().to(users::update::<U>))
+            .route(web::delete().to(users::delete::<U>))
+            .default_service(not_allowed("GET, PATCH, DELETE")),
+    )
+    .service(
+        web::resource("/api/signing-keys")
+            .route(web::get().to(signing_keys::list::<U>))
+            .route(web::post().to(signing_keys::generate::<U>))
+            .default_service(not_allowed("GET, POST")),
+    )
+    .service(
+        web::resource("/api/signing-keys/{id}")
+            .route(web::get().to(signing_keys::get::<U>))
+            .route(web::delete().to(signing_keys::delete::<U>))
+            .default_service(not_allowed("GET, DELETE")),
+    )
+    .service(
+        web::resource("/api/signing-keys/{id}/deactivate")
+            .route(web::patch().to(signing_keys::deactivate::<U>))
+            .default_service(not_allowed("PATCH")),
+    )
+    .default_service(web::to(|| async {
+        Err::<HttpResponse, _>(ApiError::not_found("no route matches this path"))
+    }));
 }

@@ -9,13 +9,16 @@ use portcullis_domain::signing_key::KeyRuleError;
 use portcullis_ports::store::UnitOfWork;
 
 use crate::error::ApiError;
-use crate::jsonapi::{Expect, collection_response, read_resource, resource_response, with_self_link};
+use crate::jsonapi::{
+    Expect, collection_response, read_resource, resource_response, with_self_link,
+};
 use crate::query::{ListQuery, encode_cursor};
 use crate::state::AppState;
 use crate::tenancy::authenticate;
 
 fn key_id(raw: &str) -> Result<SigningKeyId, ApiError> {
-    SigningKeyId::parse(raw).map_err(|_| ApiError::not_found(format!("no signing key with id `{raw}`")))
+    SigningKeyId::parse(raw)
+        .map_err(|_| ApiError::not_found(format!("no signing key with id `{raw}`")))
 }
 
 impl From<SigningKeyError> for ApiError {
@@ -38,48 +41,97 @@ impl From<SigningKeyError> for ApiError {
 }
 
 /// `GET /api/signing-keys`.
-pub async fn list<U: UnitOfWork>(request: HttpRequest, state: web::Data<AppState<U>>) -> Result<HttpResponse, ApiError> {
+pub async fn list<U: UnitOfWork>(
+    request: HttpRequest,
+    state: web::Data<AppState<U>>,
+) -> Result<HttpResponse, ApiError> {
     let caller = authenticate(&request, &state).await?;
     let actor = caller.require("signing_keys:read")?;
     let query = ListQuery::parse(request.query_string(), &[])?;
     let (sort, descending) = query.sort(&["created_at"])?;
-    let page = state.signing_keys.list(&actor, query.page(sort, descending)?).await?;
+    let page = state
+        .signing_keys
+        .list(&actor, query.page(sort, descending)?)
+        .await?;
     let base = caller.url("/api/signing-keys");
-    let self_link = if request.query_string().is_empty() { base.clone() } else { format!("{base}?{}", request.query_string()) };
-    let next = page.next_after.map(|key| format!("{base}?{}", query.with_cursor(&encode_cursor(sort, descending, &key))));
-    let resources =
-        page.items.iter().map(|k| with_self_link(representation::signing_key(k), &format!("{base}/{}", k.id))).collect();
+    let self_link = if request.query_string().is_empty() {
+        base.clone()
+    } else {
+        format!("{base}?{}", request.query_string())
+    };
+    let next = page.next_after.map(|key| {
+        format!(
+            "{base}?{}",
+            query.with_cursor(&encode_cursor(sort, descending, &key))
+        )
+    });
+    let resources = page
+        .items
+        .iter()
+        .map(|k| with_self_link(representation::signing_key(k), &format!("{base}/{}", k.id)))
+        .collect();
     Ok(collection_response(resources, &self_link, next))
 }
 
 /// `GET /api/signing-keys/{id}`.
-pub async fn get<U: UnitOfWork>(request: HttpRequest, path: web::Path<String>, state: web::Data<AppState<U>>) -> Result<HttpResponse, ApiError> {
+pub async fn get<U: UnitOfWork>(
+    request: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState<U>>,
+) -> Result<HttpResponse, ApiError> {
     let caller = authenticate(&request, &state).await?;
     let actor = caller.require("signing_keys:read")?;
     let key = state.signing_keys.get(&actor, key_id(&path)?).await?;
-    Ok(resource_response(StatusCode::OK, representation::signing_key(&key), &caller.url(&format!("/api/signing-keys/{}", key.id))))
+    Ok(resource_response(
+        StatusCode::OK,
+        representation::signing_key(&key),
+        &caller.url(&format!("/api/signing-keys/{}", key.id)),
+    ))
 }
 
 /// `POST /api/signing-keys`: an empty body or an empty `signing_key` document.
-pub async fn generate<U: UnitOfWork>(request: HttpRequest, payload: web::Payload, state: web::Data<AppState<U>>) -> Result<HttpResponse, ApiError> {
+pub async fn generate<U: UnitOfWork>(
+    request: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState<U>>,
+) -> Result<HttpResponse, ApiError> {
     let caller = authenticate(&request, &state).await?;
     let actor = caller.require("signing_keys:write")?;
     let body = crate::body::read(&request, payload, state.body_limit).await?;
     read_resource(&request, &body, "signing_key", Expect::Create, true)?.only(&[])?;
     let key = state.signing_keys.generate(&actor).await?;
-    Ok(resource_response(StatusCode::CREATED, representation::signing_key(&key), &caller.url(&format!("/api/signing-keys/{}", key.id))))
+    Ok(resource_response(
+        StatusCode::CREATED,
+        representation::signing_key(&key),
+        &caller.url(&format!("/api/signing-keys/{}", key.id)),
+    ))
 }
 
 /// `PATCH /api/signing-keys/{id}/deactivate`.
-pub async fn deactivate<U: UnitOfWork>(request: HttpRequest, path: web::Path<String>, state: web::Data<AppState<U>>) -> Result<HttpResponse, ApiError> {
+pub async fn deactivate<U: UnitOfWork>(
+    request: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState<U>>,
+) -> Result<HttpResponse, ApiError> {
     let caller = authenticate(&request, &state).await?;
     let actor = caller.require("signing_keys:write")?;
-    let key = state.signing_keys.deactivate(&actor, key_id(&path)?).await?;
-    Ok(resource_response(StatusCode::OK, representation::signing_key(&key), &caller.url(&format!("/api/signing-keys/{}", key.id))))
+    let key = state
+        .signing_keys
+        .deactivate(&actor, key_id(&path)?)
+        .await?;
+    Ok(resource_response(
+        StatusCode::OK,
+        representation::signing_key(&key),
+        &caller.url(&format!("/api/signing-keys/{}", key.id)),
+    ))
 }
 
 /// `DELETE /api/signing-keys/{id}`.
-pub async fn delete<U: UnitOfWork>(request: HttpRequest, path: web::Path<String>, state: web::Data<AppState<U>>) -> Result<HttpResponse, ApiError> {
+pub async fn delete<U: UnitOfWork>(
+    request: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState<U>>,
+) -> Result<HttpResponse, ApiError> {
     let caller = authenticate(&request, &state).await?;
     let actor = caller.require("signing_keys:delete")?;
     state.signing_keys.delete(&actor, key_id(&path)?).await?;

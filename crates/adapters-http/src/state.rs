@@ -30,6 +30,8 @@ pub struct AppState<U> {
 
 impl<U> std::fmt::Debug for AppState<U> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState").field("base_domain", &self.base_domain).finish_non_exhaustive()
+        f.debug_struct("AppState")
+            .field("base_domain", &self.base_domain)
+            .finish_non_exhaustive()
     }
 }

@@ -47,13 +47,15 @@ pub async fn environment<U: UnitOfWork>(
     state: &web::Data<AppState<U>>,
 ) -> Result<Arc<ResolvedEnvironment>, ApiError> {
     let host = request.connection_info().host().to_owned();
-    let unknown = || ApiError::new(
-        actix_web::http::StatusCode::NOT_FOUND,
-        "environment_not_found",
-        "Not found",
-        format!("no environment is served at host `{host}`"),
-    )
-    .header_source("Host");
+    let unknown = || {
+        ApiError::new(
+            actix_web::http::StatusCode::NOT_FOUND,
+            "environment_not_found",
+            "Not found",
+            format!("no environment is served at host `{host}`"),
+        )
+        .header_source("Host")
+    };
     let slug = slug_for_host(&host, &state.base_domain).ok_or_else(unknown)?;
     state.environments.resolve(&slug).await?.ok_or_else(unknown)
 }
@@ -81,7 +83,9 @@ impl Caller {
     /// # Errors
     /// `403 insufficient_scope`.
     pub fn require(&self, scope: &str) -> Result<Actor, ApiError> {
-        self.principal.require(scope).map_err(|missing| ApiError::insufficient_scope(&missing.0))
+        self.principal
+            .require(scope)
+            .map_err(|missing| ApiError::insufficient_scope(&missing.0))
     }
 
     /// The absolute URL of a path under this environment's issuer.
@@ -96,19 +100,45 @@ impl Caller {
 /// # Errors
 /// `404` for an unknown environment, `401` for a missing or refused token,
 /// `503` when keys cannot be loaded because the store is down.
-pub async fn authenticate<U: UnitOfWork>(request: &HttpRequest, state: &web::Data<AppState<U>>) -> Result<Caller, ApiError> {
+pub async fn authenticate<U: UnitOfWork>(
+    request: &HttpRequest,
+    state: &web::Data<AppState<U>>,
+) -> Result<Caller, ApiError> {
     let environment = environment(request, state).await?;
-    let authorization = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let authorization = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let token = match authorization.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => token.trim(),
-        _ if authorization.is_empty() => return Err(ApiError::unauthorized("a bearer token is required").header_source("Authorization")),
-        _ => return Err(ApiError::unauthorized("the Authorization header must be `Bearer <token>`").header_source("Authorization")),
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
+            token.trim()
+        }
+        _ if authorization.is_empty() => {
+            return Err(
+                ApiError::unauthorized("a bearer token is required").header_source("Authorization")
+            );
+        }
+        _ => {
+            return Err(
+                ApiError::unauthorized("the Authorization header must be `Bearer <token>`")
+                    .header_source("Authorization"),
+            );
+        }
     };
     match state.tokens.authenticate(&environment, token).await {
-        Ok(principal) => Ok(Caller { environment, principal }),
+        Ok(principal) => Ok(Caller {
+            environment,
+            principal,
+        }),
         Err(AuthenticateError::Rejected(reason)) => {
             tracing::debug!(reason = %reason, "bearer token rejected");
-            Err(ApiError::unauthorized("the access token is invalid or expired").header_source("Authorization"))
+            Err(
+                ApiError::unauthorized("the access token is invalid or expired")
+                    .header_source("Authorization"),
+            )
         }
         Err(AuthenticateError::Keys(error)) => Err(key_failure(error)),
     }
@@ -121,15 +151,36 @@ mod tests {
     #[test]
     fn hosts_select_environments_by_their_first_label() {
         let base = "localhost";
-        assert_eq!(slug_for_host("localhost:8080", base).as_deref(), Some("default"));
-        assert_eq!(slug_for_host("127.0.0.1:8080", base).as_deref(), Some("default"));
-        assert_eq!(slug_for_host("[::1]:8080", base).as_deref(), Some("default"));
-        assert_eq!(slug_for_host("staging.localhost:8080", base).as_deref(), Some("staging"));
-        assert_eq!(slug_for_host("Staging.LOCALHOST", base).as_deref(), Some("staging"));
+        assert_eq!(
+            slug_for_host("localhost:8080", base).as_deref(),
+            Some("default")
+        );
+        assert_eq!(
+            slug_for_host("127.0.0.1:8080", base).as_deref(),
+            Some("default")
+        );
+        assert_eq!(
+            slug_for_host("[::1]:8080", base).as_deref(),
+            Some("default")
+        );
+        assert_eq!(
+            slug_for_host("staging.localhost:8080", base).as_deref(),
+            Some("staging")
+        );
+        assert_eq!(
+            slug_for_host("Staging.LOCALHOST", base).as_deref(),
+            Some("staging")
+        );
         assert_eq!(slug_for_host("a.b.localhost", base), None);
         assert_eq!(slug_for_host("example.org", base), None);
         let base = "auth.example.com";
-        assert_eq!(slug_for_host("acme.auth.example.com", base).as_deref(), Some("acme"));
-        assert_eq!(slug_for_host("auth.example.com:443", base).as_deref(), Some("default"));
+        assert_eq!(
+            slug_for_host("acme.auth.example.com", base).as_deref(),
+            Some("acme")
+        );
+        assert_eq!(
+            slug_for_host("auth.example.com:443", base).as_deref(),
+            Some("default")
+        );
     }
 }

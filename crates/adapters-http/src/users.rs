@@ -4,19 +4,30 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use portcullis_application::representation;
 use portcullis_application::users::{
-    CreateUser, CreateUserError, FieldViolation, ListUsers, UpdateUser, UpdateUserError, UserLookupError,
+    CreateUser, CreateUserError, FieldViolation, ListUsers, UpdateUser, UpdateUserError,
+    UserLookupError,
 };
 use portcullis_domain::UserId;
 use portcullis_ports::store::UnitOfWork;
 
 use crate::error::{ApiError, ErrorObject, Source};
-use crate::jsonapi::{Expect, collection_response, read_resource, resource_response, with_self_link};
+use crate::jsonapi::{
+    Expect, collection_response, read_resource, resource_response, with_self_link,
+};
 use crate::query::{ListQuery, encode_cursor};
 use crate::state::AppState;
 use crate::tenancy::authenticate;
 
-const WRITABLE: [&str; 8] =
-    ["email", "first_name", "last_name", "password", "password_confirmation", "email_verified", "blocked", "metadata"];
+const WRITABLE: [&str; 8] = [
+    "email",
+    "first_name",
+    "last_name",
+    "password",
+    "password_confirmation",
+    "email_verified",
+    "blocked",
+    "metadata",
+];
 
 fn violations(list: Vec<FieldViolation>) -> ApiError {
     let status = StatusCode::UNPROCESSABLE_ENTITY;
@@ -35,7 +46,11 @@ fn violations(list: Vec<FieldViolation>) -> ApiError {
 }
 
 fn email_taken() -> ApiError {
-    ApiError::conflict("email_taken", "another user of this environment has this email").at("/data/attributes/email")
+    ApiError::conflict(
+        "email_taken",
+        "another user of this environment has this email",
+    )
+    .at("/data/attributes/email")
 }
 
 fn user_id(raw: &str) -> Result<UserId, ApiError> {
@@ -75,7 +90,11 @@ impl From<UserLookupError> for ApiError {
 }
 
 /// `POST /api/users`.
-pub async fn create<U: UnitOfWork>(request: HttpRequest, payload: web::Payload, state: web::Data<AppState<U>>) -> Result<HttpResponse, ApiError> {
+pub async fn create<U: UnitOfWork>(
+    request: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState<U>>,
+) -> Result<HttpResponse, ApiError> {
     let caller = authenticate(&request, &state).await?;
     let actor = caller.require("users:write")?;
     let body = crate::body::read(&request, payload, state.body_limit).await?;
@@ -96,20 +115,35 @@ pub async fn create<U: UnitOfWork>(request: HttpRequest, payload: web::Payload, 
     };
     let user = state.users.create(&actor, command).await?;
     let link = caller.url(&format!("/api/users/{}", user.id()));
-    Ok(resource_response(StatusCode::CREATED, representation::user(&user), &link))
+    Ok(resource_response(
+        StatusCode::CREATED,
+        representation::user(&user),
+        &link,
+    ))
 }
 
 /// `GET /api/users/{id}`.
-pub async fn get<U: UnitOfWork>(request: HttpRequest, path: web::Path<String>, state: web::Data<AppState<U>>) -> Result<HttpResponse, ApiError> {
+pub async fn get<U: UnitOfWork>(
+    request: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState<U>>,
+) -> Result<HttpResponse, ApiError> {
     let caller = authenticate(&request, &state).await?;
     let actor = caller.require("users:read")?;
     let user = state.users.get(&actor, user_id(&path)?).await?;
     let link = caller.url(&format!("/api/users/{}", user.id()));
-    Ok(resource_response(StatusCode::OK, representation::user(&user), &link))
+    Ok(resource_response(
+        StatusCode::OK,
+        representation::user(&user),
+        &link,
+    ))
 }
 
 /// `GET /api/users`.
-pub async fn list<U: UnitOfWork>(request: HttpRequest, state: web::Data<AppState<U>>) -> Result<HttpResponse, ApiError> {
+pub async fn list<U: UnitOfWork>(
+    request: HttpRequest,
+    state: web::Data<AppState<U>>,
+) -> Result<HttpResponse, ApiError> {
     let caller = authenticate(&request, &state).await?;
     let actor = caller.require("users:read")?;
     let query = ListQuery::parse(request.query_string(), &["email", "search", "blocked"])?;
@@ -123,8 +157,17 @@ pub async fn list<U: UnitOfWork>(request: HttpRequest, state: web::Data<AppState
     };
     let page = state.users.list(&actor, command).await?;
     let base = caller.url("/api/users");
-    let self_link = if request.query_string().is_empty() { base.clone() } else { format!("{base}?{}", request.query_string()) };
-    let next = page.next_after.map(|key| format!("{base}?{}", query.with_cursor(&encode_cursor(sort, descending, &key))));
+    let self_link = if request.query_string().is_empty() {
+        base.clone()
+    } else {
+        format!("{base}?{}", request.query_string())
+    };
+    let next = page.next_after.map(|key| {
+        format!(
+            "{base}?{}",
+            query.with_cursor(&encode_cursor(sort, descending, &key))
+        )
+    });
     let resources = page
         .items
         .iter()
@@ -146,10 +189,21 @@ pub async fn update<U: UnitOfWork>(
     let body = crate::body::read(&request, payload, state.body_limit).await?;
     let attributes = read_resource(&request, &body, "user", Expect::Update(&path), false)?;
     attributes.only(&WRITABLE)?;
-    for required in ["email", "email_verified", "blocked", "password", "password_confirmation", "metadata"] {
-        if attributes.has(required) && attributes.nullable_string(required).ok() == Some(Some(None)) {
-            return Err(ApiError::invalid("null_not_allowed", format!("{required} cannot be null"))
-                .at(format!("/data/attributes/{required}")));
+    for required in [
+        "email",
+        "email_verified",
+        "blocked",
+        "password",
+        "password_confirmation",
+        "metadata",
+    ] {
+        if attributes.has(required) && attributes.nullable_string(required).ok() == Some(Some(None))
+        {
+            return Err(ApiError::invalid(
+                "null_not_allowed",
+                format!("{required} cannot be null"),
+            )
+            .at(format!("/data/attributes/{required}")));
         }
     }
     let command = UpdateUser {
@@ -164,11 +218,19 @@ pub async fn update<U: UnitOfWork>(
     };
     let user = state.users.update(&actor, id, command).await?;
     let link = caller.url(&format!("/api/users/{}", user.id()));
-    Ok(resource_response(StatusCode::OK, representation::user(&user), &link))
+    Ok(resource_response(
+        StatusCode::OK,
+        representation::user(&user),
+        &link,
+    ))
 }
 
 /// `DELETE /api/users/{id}`.
-pub async fn delete<U: UnitOfWork>(request: HttpRequest, path: web::Path<String>, state: web::Data<AppState<U>>) -> Result<HttpResponse, ApiError> {
+pub async fn delete<U: UnitOfWork>(
+    request: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState<U>>,
+) -> Result<HttpResponse, ApiError> {
     let caller = authenticate(&request, &state).await?;
     let actor = caller.require("users:delete")?;
     state.users.delete(&actor, user_id(&path)?).await?;

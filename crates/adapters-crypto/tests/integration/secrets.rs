@@ -30,7 +30,11 @@ fn identifiers_are_32_lower_hex_characters_and_distinct() {
     for _ in 0..100 {
         let id = secrets.generate_identifier();
         assert_eq!(id.len(), 32, "16 bytes as hex");
-        assert!(id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)), "{id}");
+        assert!(
+            id.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+            "{id}"
+        );
         assert!(seen.insert(id), "duplicate identifier");
     }
 }

@@ -1,0 +1,221 @@
+//! From diesel errors to the ports' [`StoreError`]: unique violations become
+//! domain conflicts by constraint name, lost connections become
+//! `Unavailable`, and everything else stays an opaque `Backend` failure.
+
+use diesel::result::{DatabaseErrorInformation, DatabaseErrorKind, Error};
+use portcullis_ports::store::{StoreError, Unique};
+
+use crate::Backend;
+
+/// Every unique constraint that means a domain conflict: its name (as the
+/// migrations spell it on both backends), the column list SQLite reports for
+/// it, and the conflict.
+const UNIQUES: [(&str, &str, Unique); 7] = [
+    (
+        "environments_slug_key",
+        "environments.slug",
+        Unique::EnvironmentSlug,
+    ),
+    (
+        "users_environment_id_email_key",
+        "users.environment_id, users.email",
+        Unique::UserEmail,
+    ),
+    (
+        "clients_environment_id_client_id_key",
+        "clients.environment_id, clients.client_id",
+        Unique::ClientId,
+    ),
+    (
+        "resource_servers_environment_id_identifier_key",
+        "resource_servers.environment_id, resource_servers.identifier",
+        Unique::ResourceServerIdentifier,
+    ),
+    (
+        "scopes_resource_server_id_name_key",
+        "scopes.resource_server_id, scopes.name",
+        Unique::ScopeName,
+    ),
+    (
+        "client_grants_client_id_resource_server_id_key",
+        "client_grants.client_id, client_grants.resource_server_id",
+        Unique::ClientGrant,
+    ),
+    (
+        "signing_keys_environment_id_kid_key",
+        "signing_keys.environment_id, signing_keys.kid",
+        Unique::SigningKeyKid,
+    ),
+];
+
+/// The prefix of SQLite's message for a unique violation.
+const SQLITE_UNIQUE_PREFIX: &str = "UNIQUE constraint failed: ";
+
+/// Which domain conflict a unique violation reports, if it is one.
+fn unique_of(backend: Backend, info: &dyn DatabaseErrorInformation) -> Option<Unique> {
+    match backend {
+        Backend::Postgres => {
+            let name = info.constraint_name()?;
+            UNIQUES
+                .iter()
+                .find(|(constraint, _, _)| *constraint == name)
+                .map(|(_, _, unique)| *unique)
+        }
+        // The one place where SQLite forces us to read the message: diesel's
+        // SQLite error carries no constraint name (`constraint_name()` is
+        // `None`), and SQLite itself reports a unique violation as
+        // "UNIQUE constraint failed: <table>.<column>, ..." whatever the
+        // constraint is called. The column list identifies the constraint
+        // exactly, since each table has at most one unique key per column set.
+        Backend::Sqlite => {
+            let columns = info.message().strip_prefix(SQLITE_UNIQUE_PREFIX)?;
+            UNIQUES
+                .iter()
+                .find(|(_, sqlite_columns, _)| *sqlite_columns == columns)
+                .map(|(_, _, unique)| *unique)
+        }
+    }
+}
+
+/// Maps a diesel error of a statement run on `backend`.
+pub(crate) fn from_diesel(backend: Backend, err: Error) -> StoreError {
+    match err {
+        Error::NotFound => StoreError::NotFound,
+        Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+            match unique_of(backend, info.as_ref()) {
+                Some(unique) => StoreError::Conflict(unique),
+                None => StoreError::Backend(Box::new(Error::DatabaseError(
+                    DatabaseErrorKind::UniqueViolation,
+                    info,
+                ))),
+            }
+        }
+        err @ Error::DatabaseError(
+            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+            _,
+        ) => StoreError::Unavailable(Box::new(err)),
+        err => StoreError::Backend(Box::new(err)),
+    }
+}
+
+/// A stored value that breaks the domain's rules.
+#[derive(Debug, thiserror::Error)]
+#[error("{table}.{column} holds an invalid value: {reason}")]
+pub(crate) struct CorruptValue {
+    /// The table.
+    pub(crate) table: &'static str,
+    /// The column.
+    pub(crate) column: &'static str,
+    /// Why the value is invalid.
+    pub(crate) reason: String,
+}
+
+/// A `StoreError::Corrupt` for a value of `table.column`.
+pub(crate) fn corrupt(
+    table: &'static str,
+    column: &'static str,
+    reason: impl std::fmt::Display,
+) -> StoreError {
+    StoreError::Corrupt(Box::new(CorruptValue {
+        table,
+        column,
+        reason: reason.to_string(),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Info {
+        message: &'static str,
+        constraint: Option<&'static str>,
+    }
+
+    impl DatabaseErrorInformation for Info {
+        fn message(&self) -> &str {
+            self.message
+        }
+        fn details(&self) -> Option<&str> {
+            None
+        }
+        fn hint(&self) -> Option<&str> {
+            None
+        }
+        fn table_name(&self) -> Option<&str> {
+            None
+        }
+        fn column_name(&self) -> Option<&str> {
+            None
+        }
+        fn constraint_name(&self) -> Option<&str> {
+            self.constraint
+        }
+        fn statement_position(&self) -> Option<i32> {
+            None
+        }
+    }
+
+    fn unique(message: &'static str, constraint: Option<&'static str>) -> Error {
+        Error::DatabaseError(
+            DatabaseErrorKind::UniqueViolation,
+            Box::new(Info {
+                message,
+                constraint,
+            }),
+        )
+    }
+
+    #[test]
+    fn postgres_conflicts_are_told_apart_by_constraint_name_only() {
+        let err = unique(
+            "duplicate key value violates unique constraint \"users_environment_id_email_key\"",
+            Some("users_environment_id_email_key"),
+        );
+        assert!(matches!(
+            from_diesel(Backend::Postgres, err),
+            StoreError::Conflict(Unique::UserEmail)
+        ));
+        // A message naming a known constraint does not count without the name.
+        let err = unique("users_environment_id_email_key", Some("users_pkey"));
+        assert!(matches!(
+            from_diesel(Backend::Postgres, err),
+            StoreError::Backend(_)
+        ));
+    }
+
+    #[test]
+    fn sqlite_conflicts_are_told_apart_by_column_list() {
+        for (_, columns, expected) in UNIQUES {
+            let message: &'static str =
+                Box::leak(format!("{SQLITE_UNIQUE_PREFIX}{columns}").into_boxed_str());
+            match from_diesel(Backend::Sqlite, unique(message, None)) {
+                StoreError::Conflict(got) => assert_eq!(got, expected),
+                other => panic!("{columns}: {other:?}"),
+            }
+        }
+        assert!(matches!(
+            from_diesel(
+                Backend::Sqlite,
+                unique("UNIQUE constraint failed: users.id", None)
+            ),
+            StoreError::Backend(_)
+        ));
+    }
+
+    #[test]
+    fn not_found_and_lost_connections_keep_their_meaning() {
+        assert!(matches!(
+            from_diesel(Backend::Postgres, Error::NotFound),
+            StoreError::NotFound
+        ));
+        let closed = Error::DatabaseError(
+            DatabaseErrorKind::ClosedConnection,
+            Box::new("server closed the connection unexpectedly".to_owned()),
+        );
+        assert!(matches!(
+            from_diesel(Backend::Postgres, closed),
+            StoreError::Unavailable(_)
+        ));
+    }
+}

@@ -1,0 +1,61 @@
+//! The repositories of `portcullis_ports::store`, implemented once for both
+//! backends on [`DbTx`], a borrowed pooled connection. Whether the calls run
+//! inside a transaction is the unit of work's business (see `crate::uow`).
+
+mod client_grants;
+mod clients;
+mod environments;
+mod events;
+mod resource_servers;
+mod signing_keys;
+mod users;
+
+use diesel::Connection;
+use diesel::result::Error;
+use portcullis_ports::store::StoreError;
+
+use crate::Backend;
+use crate::conn::AnyConnection;
+use crate::error::from_diesel;
+
+/// A unit of work's connection, seen through the repository traits.
+pub(crate) struct DbTx<'c> {
+    conn: &'c mut AnyConnection,
+}
+
+impl<'c> DbTx<'c> {
+    /// Wraps a connection (inside a transaction or not).
+    pub(crate) fn new(conn: &'c mut AnyConnection) -> Self {
+        Self { conn }
+    }
+
+    /// The backend of the connection.
+    fn backend(&self) -> Backend {
+        self.conn.backend()
+    }
+
+    /// Maps a diesel error of this connection.
+    fn fail(&self, err: Error) -> StoreError {
+        from_diesel(self.backend(), err)
+    }
+
+    /// Runs `query` and maps its error.
+    fn run<T>(
+        &mut self,
+        query: impl FnOnce(&mut AnyConnection) -> Result<T, Error>,
+    ) -> Result<T, StoreError> {
+        query(self.conn).map_err(|err| self.fail(err))
+    }
+
+    /// Runs a write that may fail on purpose (a unique violation the caller
+    /// maps to a conflict) in its own savepoint: PostgreSQL aborts the whole
+    /// transaction after a failed statement, and rolling back to the
+    /// savepoint lets the caller's transaction go on after the conflict.
+    /// Outside a transaction this is a short transaction of its own.
+    fn guarded<T>(
+        &mut self,
+        write: impl FnOnce(&mut AnyConnection) -> Result<T, Error>,
+    ) -> Result<T, StoreError> {
+        self.conn.transaction(write).map_err(|err| self.fail(err))
+    }
+}

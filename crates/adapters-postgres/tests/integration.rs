@@ -1,0 +1,21 @@
+//! The store against real databases. Every behaviour runs twice, on
+//! PostgreSQL (`DATABASE_URL`, a fresh database cloned from the migrated
+//! template per test) and on a fresh SQLite file.
+#![expect(clippy::unwrap_used, reason = "tests fail loudly on unexpected errors")]
+
+#[path = "integration/connect.rs"]
+mod connect;
+#[path = "integration/environments.rs"]
+mod environments;
+#[path = "integration/list_users.rs"]
+mod list_users;
+#[path = "integration/oauth.rs"]
+mod oauth;
+#[path = "integration/signing_keys.rs"]
+mod signing_keys;
+#[path = "integration/support.rs"]
+mod support;
+#[path = "integration/transactions.rs"]
+mod transactions;
+#[path = "integration/users.rs"]
+mod users;

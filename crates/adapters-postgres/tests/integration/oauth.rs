@@ -1,0 +1,203 @@
+//! Clients, resource servers, scopes and client grants.
+
+use portcullis_domain::environment::Environment;
+use portcullis_domain::oauth::{
+    Client, ClientGrant, ClientType, GrantType, ResourceServer, Scope, SecretDigest, TokenFormat,
+    TokenLifetime,
+};
+use portcullis_domain::{ClientGrantId, ClientId, ResourceServerId, ScopeId};
+use portcullis_ports::store::{StoreError, Unique, UnitOfWork};
+
+use crate::support::{at, count, insert_environment, on_both_backends, texts, ulid};
+
+fn client(env: &Environment, n: u64, client_id: &str) -> Client {
+    Client {
+        id: ClientId::from_ulid(ulid(n)),
+        environment_id: env.id,
+        client_id: client_id.into(),
+        name: format!("Client \"{n}\""),
+        client_type: ClientType::Confidential,
+        grant_types: vec![GrantType::ClientCredentials, GrantType::RefreshToken],
+        redirect_uris: vec![
+            "https://app.example.com/cb?x=1".into(),
+            "http://localhost:3000/cb".into(),
+        ],
+        token_format: TokenFormat::Opaque,
+        first_party: true,
+        secret_digest: Some(SecretDigest::new("ab".repeat(32))),
+        created_at: at(100),
+        updated_at: at(200),
+    }
+}
+
+fn resource_server(env: &Environment, n: u64, identifier: &str) -> ResourceServer {
+    ResourceServer {
+        id: ResourceServerId::from_ulid(ulid(n)),
+        environment_id: env.id,
+        name: format!("API {n}"),
+        identifier: identifier.into(),
+        token_lifetime: TokenLifetime::new(900).unwrap(),
+        system: n == 1,
+        created_at: at(300),
+        updated_at: at(400),
+    }
+}
+
+fn scope(rs: &ResourceServer, n: u64, name: &str) -> Scope {
+    Scope {
+        id: ScopeId::from_ulid(ulid(n)),
+        environment_id: rs.environment_id,
+        resource_server_id: rs.id,
+        name: name.into(),
+        description: format!("Allows {name}"),
+        created_at: at(500),
+    }
+}
+
+on_both_backends! {
+    /// Clients round-trip (JSON arrays, enums, optional digest) and their
+    /// `client_id` is unique per environment only.
+    async fn clients_round_trip_and_client_ids_are_unique_per_environment(_db, store) {
+        let env = insert_environment(&store, "default").await;
+        let other = insert_environment(&store, "other").await;
+        let mut public = client(&env, 2, "spa");
+        public.client_type = ClientType::Public;
+        public.grant_types = vec![GrantType::AuthorizationCode];
+        public.redirect_uris = vec![];
+        public.token_format = TokenFormat::Jwt;
+        public.first_party = false;
+        public.secret_digest = None;
+        let rows = (client(&env, 1, "backend"), public.clone(), client(&other, 3, "backend"));
+        store
+            .transaction(move |tx| {
+                tx.insert_client(&rows.0)?;
+                tx.insert_client(&rows.1)?;
+                tx.insert_client(&rows.2)
+            })
+            .await
+            .unwrap();
+        let env_id = env.id;
+        let (backend, spa, missing) = store
+            .read(move |tx| {
+                Ok::<_, StoreError>((
+                    tx.find_client_by_client_id(env_id, "backend")?,
+                    tx.find_client_by_client_id(env_id, "spa")?,
+                    tx.find_client_by_client_id(env_id, "nope")?,
+                ))
+            })
+            .await
+            .unwrap();
+        assert_eq!(backend, Some(client(&env, 1, "backend")));
+        assert_eq!(spa, Some(public));
+        assert_eq!(missing, None);
+
+        let clash = client(&env, 4, "backend");
+        let err = store.transaction(move |tx| tx.insert_client(&clash)).await.unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(Unique::ClientId)), "{err:?}");
+    }
+}
+
+on_both_backends! {
+    /// Resource servers round-trip, identifiers are unique per environment,
+    /// scopes are stored, and a scope name is unique per resource server
+    /// (a batch with a clash inserts nothing).
+    async fn resource_servers_and_scopes_round_trip_with_their_conflicts(db, store) {
+        let env = insert_environment(&store, "default").await;
+        let management = resource_server(&env, 1, "https://default.example.com/api/v2/");
+        let orders = resource_server(&env, 2, "https://orders.example.com");
+        let rows = (management.clone(), orders.clone());
+        store
+            .transaction(move |tx| {
+                tx.insert_resource_server(&rows.0)?;
+                tx.insert_resource_server(&rows.1)?;
+                tx.insert_scopes(&[
+                    scope(&rows.0, 10, "users:read"),
+                    scope(&rows.0, 11, "users:write"),
+                    // Same name, other resource server: fine.
+                    scope(&rows.1, 12, "users:read"),
+                ])
+            })
+            .await
+            .unwrap();
+        let env_id = env.id;
+        let found = store
+            .read(move |tx| {
+                Ok::<_, StoreError>((
+                    tx.find_resource_server_by_identifier(env_id, "https://orders.example.com")?,
+                    tx.find_resource_server_by_identifier(env_id, "https://orders.example.com/")?,
+                ))
+            })
+            .await
+            .unwrap();
+        assert_eq!(found, (Some(orders.clone()), None));
+        assert_eq!(
+            texts(db, "SELECT resource_server_id || ' ' || name || ' ' || description AS v FROM scopes ORDER BY id"),
+            [
+                format!("{} users:read Allows users:read", management.id),
+                format!("{} users:write Allows users:write", management.id),
+                format!("{} users:read Allows users:read", orders.id),
+            ]
+        );
+
+        let clash = resource_server(&env, 3, "https://orders.example.com");
+        let err = store.transaction(move |tx| tx.insert_resource_server(&clash)).await.unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(Unique::ResourceServerIdentifier)), "{err:?}");
+
+        let batch = vec![scope(&management, 20, "orders:read"), scope(&management, 21, "users:write")];
+        let (err, after) = store
+            .transaction(move |tx| {
+                let err = tx.insert_scopes(&batch).unwrap_err();
+                // The savepoint covered the whole batch; the transaction goes on.
+                let after = tx.find_resource_server_by_identifier(env_id, "https://orders.example.com")?;
+                Ok::<_, StoreError>((err, after))
+            })
+            .await
+            .unwrap();
+        assert!(matches!(err, StoreError::Conflict(Unique::ScopeName)), "{err:?}");
+        assert!(after.is_some());
+        assert_eq!(count(db, "scopes"), 3, "no scope of the clashing batch was inserted");
+    }
+}
+
+on_both_backends! {
+    /// Grants round-trip and there is one per client and resource server.
+    async fn client_grants_round_trip_and_are_unique_per_pair(_db, store) {
+        let env = insert_environment(&store, "default").await;
+        let app = client(&env, 1, "backend");
+        let api = resource_server(&env, 2, "https://orders.example.com");
+        let other_api = resource_server(&env, 3, "https://billing.example.com");
+        let grant = ClientGrant {
+            id: ClientGrantId::from_ulid(ulid(4)),
+            environment_id: env.id,
+            client_id: app.id,
+            resource_server_id: api.id,
+            allowed_scopes: vec!["orders:read".into(), "orders:write".into()],
+            created_at: at(600),
+        };
+        let rows = (app.clone(), api.clone(), other_api.clone(), grant.clone());
+        store
+            .transaction(move |tx| {
+                tx.insert_client(&rows.0)?;
+                tx.insert_resource_server(&rows.1)?;
+                tx.insert_resource_server(&rows.2)?;
+                tx.insert_client_grant(&rows.3)
+            })
+            .await
+            .unwrap();
+        let (env_id, app_id, api_id, other_id) = (env.id, app.id, api.id, other_api.id);
+        let found = store
+            .read(move |tx| {
+                Ok::<_, StoreError>((
+                    tx.find_client_grant(env_id, app_id, api_id)?,
+                    tx.find_client_grant(env_id, app_id, other_id)?,
+                ))
+            })
+            .await
+            .unwrap();
+        assert_eq!(found, (Some(grant.clone()), None));
+
+        let again = ClientGrant { id: ClientGrantId::from_ulid(ulid(5)), allowed_scopes: vec![], ..grant };
+        let err = store.transaction(move |tx| tx.insert_client_grant(&again)).await.unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(Unique::ClientGrant)), "{err:?}");
+    }
+}
