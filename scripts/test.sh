@@ -16,5 +16,6 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   echo "test suite: installing cargo-nextest" >&2
   cargo install cargo-nextest --locked --quiet
 fi
-cargo nextest run --workspace --all-features --no-fail-fast
 cargo test --workspace --all-features --doc --quiet
+# Last, so that its summary closes the run.
+cargo nextest run --workspace --all-features --no-fail-fast

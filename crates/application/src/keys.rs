@@ -97,10 +97,9 @@ impl<U: UnitOfWork> KeyCache<U> {
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(&environment)
+            && entry.loaded_at.plus_seconds(self.ttl_seconds) > now
         {
-            if entry.loaded_at.plus_seconds(self.ttl_seconds) > now {
-                return Ok(Arc::clone(entry));
-            }
+            return Ok(Arc::clone(entry));
         }
         let active = self
             .ports

@@ -140,7 +140,7 @@ async fn rotation_follows_the_rules_and_the_cache_follows_rotation(store: Store)
         .unwrap();
     assert_eq!(deactivate_first.status(), 200);
     expect_error(app.get("/api/users", &token).await, 401, "invalid_token").await;
-    assert_eq!(published_kids(&app).await, [second_kid.clone()]);
+    assert_eq!(published_kids(&app).await, vec![second_kid.clone()]);
     assert_eq!(app.get("/api/users", &new_token).await.status(), 200);
 
     // The last active key stays; active keys cannot be deleted; inactive ones can.
