@@ -20,28 +20,33 @@ pub fn require_json_media_type(request: &HttpRequest) -> Result<(), ApiError> {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let essence = raw
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    if essence == JSONAPI || essence == "application/json" {
-        Ok(())
-    } else {
-        let shown = if raw.is_empty() {
-            "none".to_owned()
-        } else {
-            format!("`{raw}`")
-        };
-        Err(ApiError::new(
-            actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "Unsupported media type",
-            format!("request bodies must be {JSONAPI} or application/json, not {shown}"),
-        )
-        .header_source("Content-Type"))
+    let mut parts = raw.split(';');
+    let essence = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+    // JSON:API 1.1: its media type takes only the `ext` and `profile` parameters.
+    let jsonapi_params_ok = parts.all(|p| {
+        let name = p
+            .split('=')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        name == "ext" || name == "profile"
+    });
+    if (essence == JSONAPI && jsonapi_params_ok) || essence == "application/json" {
+        return Ok(());
     }
+    let shown = if raw.is_empty() {
+        "none".to_owned()
+    } else {
+        format!("`{raw}`")
+    };
+    Err(ApiError::new(
+        actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        "Unsupported media type",
+        format!("request bodies must be {JSONAPI} (parameters ext and profile only) or application/json, not {shown}"),
+    )
+    .header_source("Content-Type"))
 }
 
 /// What a request document must name.

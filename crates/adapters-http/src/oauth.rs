@@ -20,7 +20,6 @@ struct OAuthError {
     status: StatusCode,
     code: &'static str,
     description: String,
-    basic_challenge: bool,
 }
 
 impl OAuthError {
@@ -29,16 +28,14 @@ impl OAuthError {
             status: StatusCode::BAD_REQUEST,
             code,
             description: description.into(),
-            basic_challenge: false,
         }
     }
 
-    fn invalid_client(basic: bool) -> Self {
+    fn invalid_client() -> Self {
         Self {
             status: StatusCode::UNAUTHORIZED,
             code: "invalid_client",
             description: "client authentication failed".into(),
-            basic_challenge: basic,
         }
     }
 
@@ -47,7 +44,6 @@ impl OAuthError {
             status,
             code,
             description: "the server could not issue a token; retry later".into(),
-            basic_challenge: false,
         }
     }
 
@@ -58,12 +54,9 @@ impl OAuthError {
             .insert_header((header::PRAGMA, "no-cache"))
             .insert_header((header::CONTENT_TYPE, "application/json"));
         if self.status == StatusCode::UNAUTHORIZED {
-            let challenge = if self.basic_challenge {
-                "Basic realm=\"oauth\""
-            } else {
-                "Bearer realm=\"oauth\""
-            };
-            response.insert_header((header::WWW_AUTHENTICATE, challenge));
+            // RFC 6749 §5.2 asks for the challenge when Basic was used; HTTP
+            // asks for one on every 401, and Basic is the scheme this endpoint takes.
+            response.insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"oauth\""));
         }
         response
             .body(json!({ "error": self.code, "error_description": self.description }).to_string())
@@ -96,7 +89,7 @@ fn basic_credentials(request: &HttpRequest) -> Result<Option<(String, String)>, 
     let Some(value) = request.headers().get(header::AUTHORIZATION) else {
         return Ok(None);
     };
-    let malformed = || OAuthError::invalid_client(true);
+    let malformed = OAuthError::invalid_client;
     let value = value.to_str().map_err(|_| malformed())?;
     let Some((scheme, encoded)) = value.split_once(' ') else {
         return Err(malformed());
@@ -184,7 +177,6 @@ async fn issue<U: UnitOfWork>(
     }
     let basic = basic_credentials(request)?;
     let posted = (params.get("client_id"), params.get("client_secret"));
-    let used_basic = basic.is_some();
     let (client_id, client_secret) = match (basic, posted) {
         (Some(_), (_, Some(_))) => {
             return Err(OAuthError::new(
@@ -200,7 +192,7 @@ async fn issue<U: UnitOfWork>(
         }
         (Some(credentials), _) => credentials,
         (None, (Some(id), Some(secret))) => ((*id).to_owned(), (*secret).to_owned()),
-        (None, _) => return Err(OAuthError::invalid_client(false)),
+        (None, _) => return Err(OAuthError::invalid_client()),
     };
     let resource = match (params.get("resource"), params.get("audience")) {
         (Some(r), Some(a)) if r != a => {
@@ -233,7 +225,7 @@ async fn issue<U: UnitOfWork>(
                 .to_string(),
             )),
         Err(error) => Err(match error {
-            IssueTokenError::InvalidClient => OAuthError::invalid_client(used_basic),
+            IssueTokenError::InvalidClient => OAuthError::invalid_client(),
             IssueTokenError::UnauthorizedClient => OAuthError::new(
                 "unauthorized_client",
                 "the client may not use the client_credentials grant",
@@ -294,9 +286,8 @@ pub async fn discovery<U: UnitOfWork>(
             "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
             "grant_types_supported": ["client_credentials"],
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-            "response_types_supported": ["token"],
-            "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": ["RS256"],
+            // No authorization endpoint yet, so no response type is supported (RFC 8414 §2).
+            "response_types_supported": [],
             "scopes_supported": portcullis_domain::oauth::management_api_scopes(),
         })
         .to_string(),

@@ -46,7 +46,15 @@ pub async fn environment<U: UnitOfWork>(
     request: &HttpRequest,
     state: &web::Data<AppState<U>>,
 ) -> Result<Arc<ResolvedEnvironment>, ApiError> {
-    let host = request.connection_info().host().to_owned();
+    // The Host header itself (or the request target's authority): proxy
+    // headers such as Forwarded do not choose the environment.
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| request.uri().authority().map(|a| a.as_str().to_owned()))
+        .unwrap_or_default();
     let unknown = || {
         ApiError::new(
             actix_web::http::StatusCode::NOT_FOUND,
@@ -122,10 +130,10 @@ pub async fn authenticate<U: UnitOfWork>(
             );
         }
         _ => {
-            return Err(
-                ApiError::unauthorized("the Authorization header must be `Bearer <token>`")
-                    .header_source("Authorization"),
-            );
+            return Err(ApiError::unauthorized(
+                "the Authorization header must be `Bearer <token>`",
+            )
+            .header_source("Authorization"));
         }
     };
     match state.tokens.authenticate(&environment, token).await {

@@ -8,11 +8,18 @@ use portcullis_application::environments::CreatedEnvironment;
 use secrecy::ExposeSecret;
 
 use crate::settings::Settings;
-use crate::wiring::{StartError, bootstrap_credentials, error_chain, migrate, open_store, wire};
+use crate::wiring::{
+    StartError, bootstrap_credentials, error_chain, master_key, migrate, open_store, wire,
+};
 
 /// Portcullis: a self-hostable identity platform's management plane.
 #[derive(Debug, Parser)]
-#[command(name = "portcullis", version, about)]
+#[command(
+    name = "portcullis",
+    version,
+    about = "Portcullis: a self-hostable identity platform's management plane (users, keys, OAuth tokens, environments).",
+    long_about = None
+)]
 pub struct Cli {
     /// A TOML configuration file (default: ./portcullis.toml when present).
     #[arg(long, global = true, value_name = "FILE")]
@@ -87,11 +94,12 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), StartError> {
             Ok(())
         }
         Command::Environments { command } => {
+            let master_key = master_key(&settings)?;
             let store = open_store(&settings)?;
             let store = tokio::task::spawn_blocking(move || migrate(&store).map(|_| store))
                 .await
                 .map_err(|e| StartError(format!("migrations failed: {e}")))??;
-            let wired = wire(&settings, store)?;
+            let wired = wire(&settings, store, &master_key)?;
             match command {
                 EnvironmentCommand::Create { slug } => {
                     let created =
@@ -130,6 +138,7 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), StartError> {
 
 async fn serve(settings: Settings) -> Result<(), StartError> {
     let bootstrap = bootstrap_credentials(&settings)?;
+    let master_key = master_key(&settings)?;
     let bind = settings
         .bind_address()
         .ok_or_else(|| StartError("PORTCULLIS_SERVER__BIND is not an address".into()))?;
@@ -146,7 +155,7 @@ async fn serve(settings: Settings) -> Result<(), StartError> {
     .await
     .map_err(|e| StartError(format!("migrations failed: {e}")))??;
     let backend = store.backend();
-    let wired = wire(&settings, store)?;
+    let wired = wire(&settings, store, &master_key)?;
     if let Some(created) = wired
         .state
         .environments
@@ -170,6 +179,7 @@ async fn serve(settings: Settings) -> Result<(), StartError> {
         settings.server.workers,
         settings.server.shutdown_timeout_seconds,
     )?;
+    crate::server::stop_on_signals(&server)?;
     tracing::info!(store = backend.as_str(), "listening on http://{address}");
     server
         .await

@@ -5,14 +5,22 @@ use clap::Parser as _;
 use portcullis_app::cli::{Cli, run};
 use portcullis_app::settings::Settings;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
-fn init_logging(settings: &Settings) {
+/// Logs go to stdout while serving; the other commands print their results
+/// on stdout, so their logs go to stderr.
+fn init_logging(settings: &Settings, serving: bool) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&settings.log.level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
+    let writer = if serving {
+        BoxMakeWriter::new(std::io::stdout)
+    } else {
+        BoxMakeWriter::new(std::io::stderr)
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stdout);
+        .with_writer(writer);
     if settings.log.format == "json" {
         builder.json().flatten_event(true).init();
     } else {
@@ -25,17 +33,26 @@ fn main() -> std::process::ExitCode {
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(settings) => settings,
         Err(error) => {
-            eprintln!("portcullis: {error}");
+            eprintln!("portcullis: {}", one_line(&error.to_string()));
             return std::process::ExitCode::FAILURE;
         }
     };
-    init_logging(&settings);
+    let serving = matches!(
+        cli.command,
+        None | Some(portcullis_app::cli::Command::Serve)
+    );
+    init_logging(&settings, serving);
     let outcome = actix_web::rt::System::new().block_on(run(cli, settings));
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("portcullis: {error}");
+            eprintln!("portcullis: {}", one_line(&error.to_string()));
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// Folds a multi-line reason (libpq's, for one) into the single line an operator greps for.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }

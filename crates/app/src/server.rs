@@ -11,8 +11,9 @@ use portcullis_adapters_postgres::DieselStore;
 
 use crate::wiring::StartError;
 
-/// Starts serving on `listener`; the returned server runs until stopped or
-/// until SIGINT/SIGTERM, then drains in-flight requests for `shutdown_timeout` seconds.
+/// Starts serving on `listener`; the returned server runs until its handle
+/// stops it (the binary does so on SIGINT/SIGTERM, see [`stop_on_signals`]),
+/// then drains in-flight requests for `shutdown_timeout` seconds.
 ///
 /// # Errors
 /// [`StartError`] when the listener cannot be used.
@@ -30,7 +31,8 @@ pub fn start(
             .wrap(from_fn(json_errors))
             .wrap(from_fn(request_log))
     })
-    .shutdown_timeout(shutdown_timeout);
+    .shutdown_timeout(shutdown_timeout)
+    .disable_signals();
     if workers > 0 {
         server = server.workers(workers);
     }
@@ -38,4 +40,29 @@ pub fn start(
         .listen(listener)
         .map_err(|e| StartError(format!("cannot serve: {e}")))?;
     Ok(server.run())
+}
+
+/// Stops `server` gracefully on the first SIGINT or SIGTERM. The handlers are
+/// installed before this returns, so a signal that arrives once the caller
+/// has announced the server is never lost.
+///
+/// # Errors
+/// [`StartError`] when the signal handlers cannot be installed.
+pub fn stop_on_signals(server: &Server) -> Result<(), StartError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let install = |kind: SignalKind| {
+        signal(kind).map_err(|e| StartError(format!("cannot handle signals: {e}")))
+    };
+    let mut terminate = install(SignalKind::terminate())?;
+    let mut interrupt = install(SignalKind::interrupt())?;
+    let handle = server.handle();
+    actix_web::rt::spawn(async move {
+        let name = tokio::select! {
+            _ = terminate.recv() => "SIGTERM",
+            _ = interrupt.recv() => "SIGINT",
+        };
+        tracing::info!(signal = name, "draining in-flight requests, then stopping");
+        handle.stop(true).await;
+    });
+    Ok(())
 }

@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 /// Everything the binary can be told.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Settings {
     /// Where the embedded store and the generated master key live (`PORTCULLIS_DATA_DIR`).
     pub data_dir: PathBuf,
@@ -26,10 +27,21 @@ pub struct Settings {
     pub security: SecuritySettings,
     /// Logs.
     pub log: LogSettings,
+    /// Webhook delivery.
+    pub webhooks: WebhookSettings,
+}
+
+/// `[webhooks]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// Allow `http` and loopback/private targets (development and tests only).
+    pub allow_private_targets: bool,
 }
 
 /// `[server]`.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ServerSettings {
     /// Listen address.
     pub bind: String,
@@ -47,6 +59,7 @@ pub struct ServerSettings {
 
 /// `[database]`.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DatabaseSettings {
     /// `postgres://...`, `sqlite://PATH`; empty means `sqlite://<data_dir>/portcullis.db`.
     pub url: String,
@@ -60,6 +73,7 @@ pub struct DatabaseSettings {
 
 /// `[secrets]`.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SecretSettings {
     /// Base64 of 32 bytes; empty means generated into the data dir (embedded store only).
     pub master_key: SecretString,
@@ -67,6 +81,7 @@ pub struct SecretSettings {
 
 /// `[bootstrap]`.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BootstrapSettings {
     /// The bootstrap client's `client_id`; empty means random.
     pub client_id: String,
@@ -76,6 +91,7 @@ pub struct BootstrapSettings {
 
 /// `[security]`.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SecuritySettings {
     /// bcrypt cost for passwords.
     pub bcrypt_cost: u32,
@@ -88,6 +104,7 @@ pub struct SecuritySettings {
 
 /// `[log]`.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LogSettings {
     /// `pretty` or `json`.
     pub format: String,
@@ -151,10 +168,8 @@ impl Settings {
             .map_err(|e| SettingsError(format!("configuration: {e}")))?;
         let settings: Self = built.try_deserialize().map_err(|e| {
             let text = e.to_string();
-            let hint = text
-                .split('`')
-                .nth(1)
-                .map(|key| format!(" (set by {} or the configuration file)", variable(key)))
+            let hint = offending_key(&text)
+                .map(|key| format!(" (set by {} or the configuration file)", variable(&key)))
                 .unwrap_or_default();
             SettingsError(format!("configuration: {text}{hint}"))
         })?;
@@ -275,9 +290,44 @@ impl Settings {
     }
 }
 
+/// The dotted key a `config` error is about: `server.body_limit` for a bad
+/// value, `server.bindd` for an unknown field of `[server]`.
+fn offending_key(message: &str) -> Option<String> {
+    let key = message
+        .rsplit_once("for key `")
+        .and_then(|(_, rest)| rest.split('`').next());
+    let unknown = message
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split('`').next());
+    match (unknown, key) {
+        (Some(field), Some(section)) => Some(format!("{section}.{field}")),
+        (Some(field), None) => Some(field.to_owned()),
+        (None, key) => key.map(str::to_owned),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::variable;
+    use super::{offending_key, variable};
+
+    #[test]
+    fn errors_name_the_offending_key() {
+        assert_eq!(
+            offending_key("invalid type: string \"abc\", expected an integer for key `server.body_limit` in the environment").as_deref(),
+            Some("server.body_limit")
+        );
+        assert_eq!(
+            offending_key(
+                "unknown field `bindd`, expected one of `bind`, `public_url` for key `server`"
+            )
+            .as_deref(),
+            Some("server.bindd")
+        );
+        assert_eq!(
+            offending_key("unknown field `colour`, expected one of `data_dir`").as_deref(),
+            Some("colour")
+        );
+    }
 
     #[test]
     fn keys_name_their_environment_variables() {

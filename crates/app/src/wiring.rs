@@ -91,7 +91,12 @@ pub fn migrate(store: &DieselStore) -> Result<usize, StartError> {
         .map_err(|e| StartError(format!("migrations failed: {}", error_chain(&e))))
 }
 
-fn master_key(settings: &Settings) -> Result<[u8; 32], StartError> {
+/// The master key: configured, or for the embedded store read from (or
+/// generated into, mode 0600) `<data_dir>/master.key`.
+///
+/// # Errors
+/// [`StartError`] when it is missing with PostgreSQL or unusable.
+pub fn master_key(settings: &Settings) -> Result<[u8; 32], StartError> {
     let configured = settings.secrets.master_key.expose_secret();
     if !configured.is_empty() {
         return parse_master_key(configured)
@@ -102,6 +107,12 @@ fn master_key(settings: &Settings) -> Result<[u8; 32], StartError> {
             "PORTCULLIS_SECRETS__MASTER_KEY is required with PostgreSQL (base64 of 32 bytes, e.g. `openssl rand -base64 32`)".into(),
         ));
     }
+    fs::create_dir_all(&settings.data_dir).map_err(|e| {
+        StartError(format!(
+            "cannot create data dir {}: {e}",
+            settings.data_dir.display()
+        ))
+    })?;
     let path = settings.data_dir.join("master.key");
     let text = if path.exists() {
         fs::read_to_string(&path)
@@ -129,15 +140,18 @@ fn write_private_file(path: &Path, contents: &str) -> Result<String, StartError>
 /// Builds the services on an opened store.
 ///
 /// # Errors
-/// [`StartError`] for an unusable master key.
-pub fn wire(settings: &Settings, store: DieselStore) -> Result<Wired, StartError> {
-    let key = master_key(settings)?;
+/// [`StartError`] for an unusable public URL.
+pub fn wire(
+    settings: &Settings,
+    store: DieselStore,
+    master_key: &[u8; 32],
+) -> Result<Wired, StartError> {
     let store = Arc::new(store);
     let ports = Ports {
         store: Arc::clone(&store),
         hasher: Arc::new(BcryptHasher::new(settings.security.bcrypt_cost)),
         secrets: Arc::new(RandomSecrets::new()),
-        cipher: Arc::new(AesGcmCipher::new(&key)),
+        cipher: Arc::new(AesGcmCipher::new(master_key)),
         jwt: Arc::new(JoseJwtKeys::new()),
         clock: Arc::new(SystemClock),
         ids: Arc::new(MonotonicUlids::default()),

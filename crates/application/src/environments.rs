@@ -146,6 +146,12 @@ impl<U: UnitOfWork> EnvironmentService<U> {
     /// unknown labels are asked of the store each time, so that an
     /// environment created by the CLI while the server runs is found.
     ///
+    /// The issuer follows the configured public URL; the Management API
+    /// audience is the identifier stored at creation, so that tokens keep
+    /// naming the resource server they are issued for even when the
+    /// environment was created under another URL (a CLI run with other
+    /// settings, a later change of port).
+    ///
     /// # Errors
     /// The store's failure.
     pub async fn resolve(
@@ -167,10 +173,20 @@ impl<U: UnitOfWork> EnvironmentService<U> {
         let found = self
             .ports
             .store
-            .read(move |tx| tx.find_environment_by_slug(&wanted))
+            .read(move |tx| {
+                let Some(environment) = tx.find_environment_by_slug(&wanted)? else {
+                    return Ok(None);
+                };
+                let api = tx.find_system_resource_server(environment.id)?;
+                Ok::<_, StoreError>(Some((environment, api)))
+            })
             .await?;
-        Ok(found.map(|environment| {
-            let resolved = Arc::new(self.resolved(environment));
+        Ok(found.map(|(environment, api)| {
+            let mut resolved = self.resolved(environment);
+            if let Some(api) = api {
+                resolved.management_audience = api.identifier;
+            }
+            let resolved = Arc::new(resolved);
             self.cache
                 .write()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -490,7 +506,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn resolution_caches_found_environments() {
+    async fn resolution_caches_found_environments_with_their_stored_audience() {
         let mut tx = MockTx::new();
         tx.expect_find_environment_by_slug()
             .times(1)
@@ -501,11 +517,33 @@ mod tests {
                     created_at: portcullis_domain::Timestamp::from_unix_micros(0).unwrap(),
                 }))
             });
+        tx.expect_find_system_resource_server()
+            .times(1)
+            .returning(|env| {
+                let at = portcullis_domain::Timestamp::from_unix_micros(0).unwrap();
+                Ok(Some(ResourceServer {
+                    id: ResourceServerId::from_ulid(ulid::Ulid::nil()),
+                    environment_id: env,
+                    name: MANAGEMENT_API_NAME.into(),
+                    identifier: "http://acme.localhost:9000/api".into(),
+                    token_lifetime: TokenLifetime::DEFAULT,
+                    system: true,
+                    created_at: at,
+                    updated_at: at,
+                }))
+            });
         let uow = InlineUow::new(tx);
         let service = EnvironmentService::new(fixed_ports(uow.clone(), None), template());
         for _ in 0..3 {
             let found = service.resolve("acme").await.unwrap().unwrap();
-            assert_eq!(found.management_audience, "http://acme.localhost:8080/api");
+            assert_eq!(
+                found.issuer, "http://acme.localhost:8080",
+                "the issuer follows the configuration"
+            );
+            assert_eq!(
+                found.management_audience, "http://acme.localhost:9000/api",
+                "the audience is the stored one"
+            );
         }
         assert_eq!(uow.log().reads, 1);
         assert!(service.resolve("NOT A SLUG").await.unwrap().is_none());

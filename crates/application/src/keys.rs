@@ -114,6 +114,26 @@ impl<U: UnitOfWork> KeyCache<U> {
         Ok(loaded)
     }
 
+    /// The keys of `environment`, reloaded once when `kid` is unknown and the
+    /// entry is older than a second: a key generated on another node is
+    /// accepted at once, while a flood of unknown kids costs at most one
+    /// store read per second.
+    ///
+    /// # Errors
+    /// [`KeyCacheError`] when loading fails.
+    pub async fn keys_with(
+        &self,
+        environment: EnvironmentId,
+        kid: &str,
+    ) -> Result<Arc<EnvironmentKeys>, KeyCacheError> {
+        let keys = self.keys(environment).await?;
+        if keys.verifier(kid).is_some() || keys.loaded_at.plus_seconds(1) > self.ports.clock.now() {
+            return Ok(keys);
+        }
+        self.invalidate(environment);
+        self.keys(environment).await
+    }
+
     /// Forgets an environment's keys; the next use reloads them.
     pub fn invalidate(&self, environment: EnvironmentId) {
         self.entries

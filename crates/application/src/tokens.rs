@@ -199,7 +199,10 @@ impl<U: UnitOfWork> TokenService<U> {
         token: &str,
     ) -> Result<Principal, AuthenticateError> {
         let kid = self.ports.jwt.token_kid(token)?;
-        let keys = self.keys.keys(environment.environment.id).await?;
+        let keys = self
+            .keys
+            .keys_with(environment.environment.id, &kid)
+            .await?;
         let verifier = keys.verifier(&kid).ok_or(TokenRejection::UnknownKey)?;
         let claims = verifier.verify(token)?;
         let now = self.ports.clock.now().unix_seconds();

@@ -186,6 +186,14 @@ pub trait ResourceServerRepo {
         environment: EnvironmentId,
         identifier: &str,
     ) -> Result<Option<ResourceServer>, StoreError>;
+    /// The environment's system resource server (its Management API).
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn find_system_resource_server(
+        &mut self,
+        environment: EnvironmentId,
+    ) -> Result<Option<ResourceServer>, StoreError>;
     /// Inserts scopes of one resource server.
     ///
     /// # Errors

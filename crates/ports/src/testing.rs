@@ -39,6 +39,7 @@ mockall::mock! {
     impl ResourceServerRepo for Tx {
         fn insert_resource_server(&mut self, resource_server: &ResourceServer) -> Result<(), StoreError>;
         fn find_resource_server_by_identifier(&mut self, environment: EnvironmentId, identifier: &str) -> Result<Option<ResourceServer>, StoreError>;
+        fn find_system_resource_server(&mut self, environment: EnvironmentId) -> Result<Option<ResourceServer>, StoreError>;
         fn insert_scopes(&mut self, scopes: &[Scope]) -> Result<(), StoreError>;
     }
     impl ClientGrantRepo for Tx {

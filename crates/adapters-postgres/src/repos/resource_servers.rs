@@ -42,6 +42,22 @@ impl ResourceServerRepo for DbTx<'_> {
         row.map(ResourceServerRow::into_domain).transpose()
     }
 
+    fn find_system_resource_server(
+        &mut self,
+        environment: EnvironmentId,
+    ) -> Result<Option<ResourceServer>, StoreError> {
+        let row = self.run(|conn| {
+            resource_servers::table
+                .filter(resource_servers::environment_id.eq(environment.to_string()))
+                .filter(resource_servers::is_system.eq(true))
+                .order(resource_servers::id.asc())
+                .select(ResourceServerRow::as_select())
+                .first(conn)
+                .optional()
+        })?;
+        row.map(ResourceServerRow::into_domain).transpose()
+    }
+
     #[tracing::instrument(level = "debug", skip_all, fields(count = scopes.len()))]
     fn insert_scopes(&mut self, scopes: &[Scope]) -> Result<(), StoreError> {
         let rows: Vec<NewScopeRow<'_>> = scopes.iter().map(NewScopeRow::from_domain).collect();

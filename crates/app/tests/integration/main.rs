@@ -4,6 +4,7 @@
 
 mod support;
 
+mod cli;
 mod environments;
 mod errors;
 mod signing_keys;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use portcullis_adapters_postgres::DieselStore;
 use portcullis_adapters_postgres::testing::TestDatabase;
 use portcullis_app::settings::Settings;
-use portcullis_app::wiring::{migrate, open_store, wire};
+use portcullis_app::wiring::{master_key, migrate, open_store, wire};
 use portcullis_application::environments::{BootstrapCredentials, EnvironmentService};
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -54,7 +54,12 @@ pub async fn spawn_app(store: Store) -> TestApp {
         SecretString::from(portcullis_adapters_crypto::generate_master_key());
     let opened = open_store(&settings).expect("open store");
     migrate(&opened).expect("migrate");
-    let wired = wire(&settings, opened).expect("wire");
+    let wired = wire(
+        &settings,
+        opened,
+        &master_key(&settings).expect("master key"),
+    )
+    .expect("wire");
     let bootstrap = BootstrapCredentials {
         client_id: CLIENT_ID.into(),
         client_secret: SecretString::from(CLIENT_SECRET),
