@@ -93,7 +93,8 @@ fn environments_are_created_and_listed_on_the_embedded_store() {
 #[test]
 fn user_mistakes_fail_with_one_line_and_no_panic() {
     let dir = tempfile::tempdir().unwrap();
-    let cases: [(&[(&str, &str)], &[&str], &str); 4] = [
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str], &'a str);
+    let cases: [Case<'_>; 4] = [
         (
             &[
                 (
