@@ -122,6 +122,32 @@ impl TestDatabase {
     }
 }
 
+impl TestDatabase {
+    /// PostgreSQL only: simulates an outage of this database (new connections
+    /// refused, open ones ended) or its end (connections allowed again).
+    ///
+    /// # Panics
+    /// On SQLite, or when the server refuses the change.
+    pub fn set_reachable(&self, reachable: bool) {
+        let Kind::Postgres { server, name } = &self.kind else {
+            panic!("set_reachable needs a PostgreSQL test database");
+        };
+        let mut admin = connect_pg(server);
+        execute(
+            &mut admin,
+            &format!("ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS {reachable}"),
+        );
+        if !reachable {
+            execute(
+                &mut admin,
+                &format!(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+                ),
+            );
+        }
+    }
+}
+
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         if let Kind::Postgres { server, name } = &self.kind

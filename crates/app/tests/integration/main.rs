@@ -7,6 +7,7 @@ mod support;
 mod cli;
 mod environments;
 mod errors;
+mod outage;
 mod signing_keys;
 mod tokens;
 mod users;

@@ -31,7 +31,7 @@ pub struct TestApp {
     pub environments: Arc<EnvironmentService<DieselStore>>,
     pub store: Arc<DieselStore>,
     _data_dir: tempfile::TempDir,
-    _db: TestDatabase,
+    pub db: TestDatabase,
 }
 
 pub async fn spawn_app(store: Store) -> TestApp {
@@ -46,6 +46,7 @@ pub async fn spawn_app(store: Store) -> TestApp {
     settings.data_dir = data_dir.path().to_owned();
     settings.database.url = db.url.clone();
     settings.database.pool_size = 4;
+    settings.database.connect_timeout_seconds = 1;
     settings.server.bind = addr.to_string();
     settings.server.public_url = format!("http://localhost:{}", addr.port());
     settings.server.body_limit = 64 * 1024;
@@ -87,7 +88,7 @@ pub async fn spawn_app(store: Store) -> TestApp {
         environments,
         store: store_handle,
         _data_dir: data_dir,
-        _db: db,
+        db,
     }
 }
 
