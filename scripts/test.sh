@@ -11,6 +11,15 @@ echo "test suite: PostgreSQL at ${DATABASE_URL}"
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --all-features --quiet -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace --all-features --quiet
+
+# The layering (only the store adapter sees diesel, only http/app see
+# actix-web, only the crypto adapter sees josekit), licenses and sources.
+if ! cargo deny --version >/dev/null 2>&1; then
+  echo "test suite: installing cargo-deny" >&2
+  cargo install cargo-deny --locked --quiet
+fi
+cargo deny --log-level error check bans licenses sources
 
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "test suite: installing cargo-nextest" >&2
