@@ -1,6 +1,7 @@
 //! Who calls, and the proof that they may.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use portcullis_domain::EnvironmentId;
 use portcullis_domain::event::SYSTEM_ACTOR;
@@ -10,8 +11,9 @@ use portcullis_domain::event::SYSTEM_ACTOR;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Principal {
     environment_id: EnvironmentId,
-    client_id: String,
-    scopes: HashSet<String>,
+    client_id: Arc<str>,
+    // Shared, so that a principal from the verified-token cache clones cheaply.
+    scopes: Arc<HashSet<String>>,
 }
 
 /// The caller's token lacks a scope the operation needs.
@@ -28,8 +30,8 @@ impl Principal {
     ) -> Self {
         Self {
             environment_id,
-            client_id,
-            scopes,
+            client_id: client_id.into(),
+            scopes: Arc::new(scopes),
         }
     }
 
@@ -60,7 +62,7 @@ impl Principal {
         if self.has_scope(scope) {
             Ok(Actor {
                 environment_id: self.environment_id,
-                name: self.client_id.clone(),
+                name: self.client_id.to_string(),
             })
         } else {
             Err(MissingScope(scope.to_owned()))

@@ -2,9 +2,10 @@
 //! RFC 8707 resource indicators, RFC 9068 JWTs), and the verification of
 //! Management API bearer tokens.
 
-use std::collections::HashSet;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock};
 
+use portcullis_domain::EnvironmentId;
 use portcullis_domain::oauth::{GrantType, ScopeNotGranted, TokenFormat};
 use portcullis_ports::crypto::{CryptoError, TokenRejection};
 use portcullis_ports::store::{StoreError, UnitOfWork};
@@ -13,7 +14,7 @@ use serde_json::{Map, Value, json};
 
 use crate::Ports;
 use crate::environments::ResolvedEnvironment;
-use crate::keys::{KeyCache, KeyCacheError};
+use crate::keys::{EnvironmentKeys, KeyCache, KeyCacheError};
 use crate::principal::Principal;
 
 /// A client-credentials token request whose shape the driving adapter checked.
@@ -88,7 +89,20 @@ pub struct TokenService<U> {
     ports: Ports<U>,
     keys: Arc<KeyCache<U>>,
     leeway_seconds: i64,
+    verified: RwLock<HashMap<(EnvironmentId, Box<str>), Verified>>,
 }
+
+/// A token whose signature and claims were checked, with the key set it was
+/// checked against: when that set is replaced (a key changed, or the cache
+/// entry expired), the token is verified again.
+struct Verified {
+    principal: Principal,
+    expires_at: i64,
+    keys: Arc<EnvironmentKeys>,
+}
+
+/// Verified tokens remembered at most; the memo is emptied when full.
+const VERIFIED_CAPACITY: usize = 10_000;
 
 impl<U> std::fmt::Debug for TokenService<U> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -109,6 +123,7 @@ impl<U: UnitOfWork> TokenService<U> {
             ports,
             keys,
             leeway_seconds,
+            verified: RwLock::default(),
         }
     }
 
@@ -131,14 +146,13 @@ impl<U: UnitOfWork> TokenService<U> {
             .ports
             .store
             .read(move |tx| {
-                let Some(client) = tx.find_client_by_client_id(env_id, &client_id)? else {
-                    return Ok::<_, StoreError>((None, None));
-                };
-                let Some(server) = tx.find_resource_server_by_identifier(env_id, &audience)? else {
-                    return Ok((Some(client), None));
-                };
-                let grant = tx.find_client_grant(env_id, client.id, server.id)?;
-                Ok((Some(client), grant.map(|g| (server, g))))
+                // One query on the happy path; the client alone when it has no grant there.
+                if let Some((client, server, grant)) =
+                    tx.find_client_with_grant(env_id, &client_id, &audience)?
+                {
+                    return Ok::<_, StoreError>((Some(client), Some((server, grant))));
+                }
+                Ok((tx.find_client_by_client_id(env_id, &client_id)?, None))
             })
             .await?;
 
@@ -198,14 +212,34 @@ impl<U: UnitOfWork> TokenService<U> {
         environment: &ResolvedEnvironment,
         token: &str,
     ) -> Result<Principal, AuthenticateError> {
+        let env_id = environment.environment.id;
+        let now = self.ports.clock.now().unix_seconds();
+        let current = self.keys.keys(env_id).await?;
+        let memo_key = (env_id, Box::<str>::from(token));
+        if let Some(hit) = self
+            .verified
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&memo_key)
+        {
+            // Same token, same key set: the signature and the claims other
+            // than time were already checked.
+            if Arc::ptr_eq(&hit.keys, &current) {
+                if now > hit.expires_at + self.leeway_seconds {
+                    return Err(TokenRejection::Claim("exp").into());
+                }
+                return Ok(hit.principal.clone());
+            }
+        }
+
         let kid = self.ports.jwt.token_kid(token)?;
-        let keys = self
-            .keys
-            .keys_with(environment.environment.id, &kid)
-            .await?;
+        let keys = if current.verifier(&kid).is_some() {
+            current
+        } else {
+            self.keys.keys_with(env_id, &kid).await?
+        };
         let verifier = keys.verifier(&kid).ok_or(TokenRejection::UnknownKey)?;
         let claims = verifier.verify(token)?;
-        let now = self.ports.clock.now().unix_seconds();
         self.check_claims(environment, &claims, now)?;
         let client_id = claims
             .get("client_id")
@@ -221,11 +255,24 @@ impl<U: UnitOfWork> TokenService<U> {
                     .collect()
             })
             .unwrap_or_default();
-        Ok(Principal::new(
-            environment.environment.id,
-            client_id.to_owned(),
-            scopes,
-        ))
+        let principal = Principal::new(env_id, client_id.to_owned(), scopes);
+        let expires_at = claims.get("exp").and_then(Value::as_i64).unwrap_or(now);
+        let mut memo = self
+            .verified
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if memo.len() >= VERIFIED_CAPACITY {
+            memo.clear();
+        }
+        memo.insert(
+            memo_key,
+            Verified {
+                principal: principal.clone(),
+                expires_at,
+                keys,
+            },
+        );
+        Ok(principal)
     }
 
     fn check_claims(
@@ -361,10 +408,11 @@ mod tests {
         let mut tx = MockTx::new();
         tx.expect_find_client_by_client_id()
             .returning(move |_, id| Ok((id == "machine").then(|| client(client_type))));
-        tx.expect_find_resource_server_by_identifier()
-            .returning(|_, identifier| Ok((identifier == server().identifier).then(server)));
-        tx.expect_find_client_grant()
-            .returning(|_, _, _| Ok(Some(grant())));
+        tx.expect_find_client_with_grant()
+            .returning(move |_, id, identifier| {
+                Ok((id == "machine" && identifier == server().identifier)
+                    .then(|| (client(client_type), server(), grant())))
+            });
         tx.expect_list_active_signing_keys()
             .returning(|_| Ok(vec![primary_key()]));
         tx
@@ -574,6 +622,74 @@ mod tests {
             ),
         );
         assert!(within_leeway.authenticate(&e, "known.token").await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_verified_token_is_remembered_until_it_expires_or_the_keys_change() {
+        use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+        let e = env();
+        let verifications = Arc::new(AtomicUsize::new(0));
+        let mut jwt = jwt(Arc::default(), Map::new());
+        jwt.checkpoint();
+        let counted = Arc::clone(&verifications);
+        let good = claims(&e.issuer, json!(e.management_audience), NOW + 60);
+        jwt.expect_verifier().returning(move |_| {
+            let mut verifier = MockJwtVerifier::new();
+            let (counted, good) = (Arc::clone(&counted), good.clone());
+            verifier.expect_verify().returning(move |_| {
+                counted.fetch_add(1, Ordering::SeqCst);
+                Ok(good.clone())
+            });
+            Ok(Arc::new(verifier))
+        });
+        jwt.expect_signer()
+            .returning(|_, _| Ok(Arc::new(MockJwtSigner::new())));
+        jwt.expect_token_kid().returning(|_| Ok("kid-1".into()));
+        let mut ports = ports_with_jwt(InlineUow::new(store(ClientType::Confidential)), jwt);
+        let now = Arc::new(AtomicI64::new(NOW_MICROS));
+        let mut clock = portcullis_ports::MockClock::new();
+        let reading = Arc::clone(&now);
+        clock.expect_now().returning(move || {
+            Timestamp::from_unix_micros(reading.load(Ordering::SeqCst)).unwrap()
+        });
+        ports.clock = Arc::new(clock);
+        let keys = Arc::new(KeyCache::new(ports.clone(), 3_600));
+        let service = TokenService::new(ports, Arc::clone(&keys), 30);
+
+        for _ in 0..3 {
+            assert_eq!(
+                service
+                    .authenticate(&e, "known.token")
+                    .await
+                    .unwrap()
+                    .client_id(),
+                "machine"
+            );
+        }
+        assert_eq!(
+            verifications.load(Ordering::SeqCst),
+            1,
+            "verified once, then remembered"
+        );
+
+        keys.invalidate(e.environment.id);
+        service.authenticate(&e, "known.token").await.unwrap();
+        assert_eq!(
+            verifications.load(Ordering::SeqCst),
+            2,
+            "a key change forgets what was verified"
+        );
+
+        now.fetch_add(91 * 1_000_000, Ordering::SeqCst);
+        assert!(matches!(
+            service.authenticate(&e, "known.token").await,
+            Err(AuthenticateError::Rejected(TokenRejection::Claim("exp")))
+        ));
+        assert_eq!(
+            verifications.load(Ordering::SeqCst),
+            2,
+            "expiry is enforced on a remembered token"
+        );
     }
 
     #[tokio::test]

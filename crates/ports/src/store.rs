@@ -219,6 +219,18 @@ pub trait ClientGrantRepo {
         client: ClientId,
         resource_server: ResourceServerId,
     ) -> Result<Option<ClientGrant>, StoreError>;
+    /// In one read, what a token request on the happy path needs: the client
+    /// with public `client_id`, the resource server with `identifier`, and
+    /// the client's grant for it. `None` when any of the three is missing.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn find_client_with_grant(
+        &mut self,
+        environment: EnvironmentId,
+        client_id: &str,
+        identifier: &str,
+    ) -> Result<Option<(Client, ResourceServer, ClientGrant)>, StoreError>;
 }
 
 /// Signing keys.

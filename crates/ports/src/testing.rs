@@ -45,6 +45,7 @@ mockall::mock! {
     impl ClientGrantRepo for Tx {
         fn insert_client_grant(&mut self, grant: &ClientGrant) -> Result<(), StoreError>;
         fn find_client_grant(&mut self, environment: EnvironmentId, client: ClientId, resource_server: ResourceServerId) -> Result<Option<ClientGrant>, StoreError>;
+        fn find_client_with_grant(&mut self, environment: EnvironmentId, client_id: &str, identifier: &str) -> Result<Option<(Client, ResourceServer, ClientGrant)>, StoreError>;
     }
     impl SigningKeyRepo for Tx {
         fn insert_signing_key(&mut self, key: &SigningKey) -> Result<(), StoreError>;

@@ -75,7 +75,10 @@ pub async fn spawn_app(store: Store) -> TestApp {
     let store_handle = Arc::clone(&wired.store);
     let server = portcullis_app::server::start(wired.state, listener, 1, 1).expect("server starts");
     actix_web::rt::spawn(server);
+    // No idle connection reuse: the server closes idle keep-alive connections
+    // after 5 s, and a request racing that close fails on the client side.
     let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
         .resolve("localhost", addr)
         .resolve("staging.localhost", addr)
         .resolve("other.localhost", addr)
