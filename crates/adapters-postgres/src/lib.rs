@@ -28,7 +28,10 @@ pub mod testing;
 mod uow;
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::sync::Semaphore;
 
 use diesel::r2d2::{HandleError, ManageConnection, Pool};
 use portcullis_ports::store::StoreError;
@@ -49,13 +52,13 @@ pub struct StoreConfig {
 }
 
 impl StoreConfig {
-    /// A configuration for `url` with the application's defaults: 16
+    /// A configuration for `url` with the application's defaults: 8
     /// connections and a 5-second connect timeout.
     #[must_use]
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
-            pool_size: 16,
+            pool_size: 8,
             connect_timeout: Duration::from_secs(5),
         }
     }
@@ -119,6 +122,11 @@ impl fmt::Display for Backend {
 pub struct DieselStore {
     pool: Pool<Manager>,
     backend: Backend,
+    /// One permit per pooled connection: a unit of work waits for a permit
+    /// as a future on the async runtime, so the blocking pool never holds
+    /// more threads than there are connections to use.
+    permits: Arc<Semaphore>,
+    wait: Duration,
 }
 
 impl fmt::Debug for DieselStore {
@@ -192,7 +200,12 @@ impl DieselStore {
             .connection_customizer(Box::new(SqlitePragmas))
             .build_unchecked(manager);
         tracing::debug!(backend = %backend, max_size, "store connected");
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            permits: Arc::new(Semaphore::new(usize::try_from(max_size).unwrap_or(1))),
+            wait: config.connect_timeout.max(Duration::from_millis(1)),
+        })
     }
 
     /// Applies the embedded migrations of the store's backend that have not

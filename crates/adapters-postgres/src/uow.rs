@@ -4,6 +4,8 @@
 //! `.await`: the closure runs on tokio's blocking pool and never does network
 //! I/O other than its own statements while it holds row locks.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::r2d2::R2D2Connection;
@@ -76,8 +78,22 @@ impl DieselStore {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
+        let permit = match tokio::time::timeout(
+            self.wait,
+            Arc::clone(&self.permits).acquire_owned(),
+        )
+        .await
+        {
+            Ok(Ok(permit)) => permit,
+            Ok(Err(closed)) => return Err(E::from(StoreError::Backend(Box::new(closed)))),
+            Err(elapsed) => {
+                tracing::warn!("no database connection freed up in time");
+                return Err(E::from(StoreError::Unavailable(Box::new(elapsed))));
+            }
+        };
         let pool = self.pool.clone();
         let task = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let mut pooled = pool.get().map_err(|err| {
                 tracing::warn!(error = %err, "no database connection");
                 E::from(StoreError::Unavailable(Box::new(err)))

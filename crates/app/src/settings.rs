@@ -100,6 +100,9 @@ pub struct SecuritySettings {
     /// Seconds a node keeps an environment's keys before re-reading them
     /// (changes made on this node apply at once).
     pub key_cache_ttl_seconds: i64,
+    /// Seconds a node remembers a client with its grant for token requests
+    /// (0: read the store every time; changes made on this node apply at once).
+    pub client_cache_ttl_seconds: i64,
 }
 
 /// `[log]`.
@@ -216,6 +219,12 @@ impl Settings {
             return bad(
                 "security.key_cache_ttl_seconds",
                 "must be from 1 to 86400".into(),
+            );
+        }
+        if !(0..=86_400).contains(&self.security.client_cache_ttl_seconds) {
+            return bad(
+                "security.client_cache_ttl_seconds",
+                "must be from 0 to 86400".into(),
             );
         }
         if !["pretty", "json"].contains(&self.log.format.as_str()) {

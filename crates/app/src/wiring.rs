@@ -169,6 +169,7 @@ pub fn wire(
             ports.clone(),
             Arc::clone(&keys),
             settings.security.token_leeway_seconds,
+            settings.security.client_cache_ttl_seconds,
         )),
         keys: Arc::clone(&keys),
         users: Arc::new(UserService::new(ports.clone())),

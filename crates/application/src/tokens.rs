@@ -6,7 +6,10 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
 use portcullis_domain::EnvironmentId;
-use portcullis_domain::oauth::{GrantType, ScopeNotGranted, TokenFormat};
+use portcullis_domain::Timestamp;
+use portcullis_domain::oauth::{
+    Client, ClientGrant, GrantType, ResourceServer, ScopeNotGranted, TokenFormat,
+};
 use portcullis_ports::crypto::{CryptoError, TokenRejection};
 use portcullis_ports::store::{StoreError, UnitOfWork};
 use secrecy::{ExposeSecret, SecretString};
@@ -90,7 +93,23 @@ pub struct TokenService<U> {
     keys: Arc<KeyCache<U>>,
     leeway_seconds: i64,
     verified: RwLock<HashMap<(EnvironmentId, Box<str>), Verified>>,
+    client_ttl_seconds: i64,
+    grants: RwLock<HashMap<GrantKey, Arc<CachedGrant>>>,
 }
+
+/// (environment, public client id, audience).
+type GrantKey = (EnvironmentId, Box<str>, Box<str>);
+
+/// A client with its resource server and grant, as read for a token request.
+struct CachedGrant {
+    client: Client,
+    server: ResourceServer,
+    grant: ClientGrant,
+    loaded_at: Timestamp,
+}
+
+/// Client grants remembered at most; the memo is emptied when full.
+const GRANT_CAPACITY: usize = 10_000;
 
 /// A token whose signature and claims were checked, with the key set it was
 /// checked against: when that set is replaced (a key changed, or the cache
@@ -118,12 +137,91 @@ const DECOY_DIGEST: &str = "0000000000000000000000000000000000000000000000000000
 
 impl<U: UnitOfWork> TokenService<U> {
     /// A service verifying `exp` with `leeway_seconds` of tolerance.
-    pub fn new(ports: Ports<U>, keys: Arc<KeyCache<U>>, leeway_seconds: i64) -> Self {
+    ///
+    /// A client found with its grant is remembered for `client_ttl_seconds`
+    /// (0 disables this), so that issuing a token reads no store on the hot
+    /// path; its secret is still checked on every request. Changes made
+    /// through this process must call [`TokenService::forget_clients`].
+    pub fn new(
+        ports: Ports<U>,
+        keys: Arc<KeyCache<U>>,
+        leeway_seconds: i64,
+        client_ttl_seconds: i64,
+    ) -> Self {
         Self {
             ports,
             keys,
             leeway_seconds,
             verified: RwLock::default(),
+            client_ttl_seconds,
+            grants: RwLock::default(),
+        }
+    }
+
+    /// Forgets the remembered clients and grants of an environment; every
+    /// change to a client, its secret, a grant or a resource server calls it.
+    pub fn forget_clients(&self, environment: EnvironmentId) {
+        self.grants
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .retain(|(env, _, _), _| *env != environment);
+    }
+
+    async fn client_and_target(
+        &self,
+        env_id: EnvironmentId,
+        client_id: &str,
+        audience: &str,
+    ) -> Result<(Option<Client>, Option<(ResourceServer, ClientGrant)>), StoreError> {
+        let key: GrantKey = (env_id, client_id.into(), audience.into());
+        let now = self.ports.clock.now();
+        if let Some(hit) = self
+            .grants
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&key)
+            && hit.loaded_at.plus_seconds(self.client_ttl_seconds) > now
+        {
+            return Ok((
+                Some(hit.client.clone()),
+                Some((hit.server.clone(), hit.grant.clone())),
+            ));
+        }
+        let (wanted_client, wanted_audience) = (client_id.to_owned(), audience.to_owned());
+        let found = self
+            .ports
+            .store
+            .read(move |tx| {
+                // One query on the happy path; the client alone when it has no grant there.
+                if let Some(found) =
+                    tx.find_client_with_grant(env_id, &wanted_client, &wanted_audience)?
+                {
+                    return Ok::<_, StoreError>(Ok(found));
+                }
+                Ok(Err(tx.find_client_by_client_id(env_id, &wanted_client)?))
+            })
+            .await?;
+        match found {
+            Ok((client, server, grant)) => {
+                if self.client_ttl_seconds > 0 {
+                    let cached = CachedGrant {
+                        client: client.clone(),
+                        server: server.clone(),
+                        grant: grant.clone(),
+                        loaded_at: now,
+                    };
+                    let mut grants = self
+                        .grants
+                        .write()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    if grants.len() >= GRANT_CAPACITY {
+                        grants.clear();
+                    }
+                    grants.insert(key, Arc::new(cached));
+                }
+                Ok((Some(client), Some((server, grant))))
+            }
+            Err(client) => Ok((client, None)),
         }
     }
 
@@ -141,19 +239,8 @@ impl<U: UnitOfWork> TokenService<U> {
             .resource
             .clone()
             .unwrap_or_else(|| environment.management_audience.clone());
-        let client_id = request.client_id.clone();
         let (client, target) = self
-            .ports
-            .store
-            .read(move |tx| {
-                // One query on the happy path; the client alone when it has no grant there.
-                if let Some((client, server, grant)) =
-                    tx.find_client_with_grant(env_id, &client_id, &audience)?
-                {
-                    return Ok::<_, StoreError>((Some(client), Some((server, grant))));
-                }
-                Ok((tx.find_client_by_client_id(env_id, &client_id)?, None))
-            })
+            .client_and_target(env_id, &request.client_id, &audience)
             .await?;
 
         let secret = request.client_secret.expose_secret();
@@ -454,7 +541,7 @@ mod tests {
     fn service(tx: MockTx, jwt: MockJwtKeys) -> TokenService<InlineUow> {
         let ports = ports_with_jwt(InlineUow::new(tx), jwt);
         let keys = Arc::new(KeyCache::new(ports.clone(), 60));
-        TokenService::new(ports, keys, 30)
+        TokenService::new(ports, keys, 30, 60)
     }
 
     fn request(
@@ -654,7 +741,7 @@ mod tests {
         });
         ports.clock = Arc::new(clock);
         let keys = Arc::new(KeyCache::new(ports.clone(), 3_600));
-        let service = TokenService::new(ports, Arc::clone(&keys), 30);
+        let service = TokenService::new(ports, Arc::clone(&keys), 30, 60);
 
         for _ in 0..3 {
             assert_eq!(
@@ -690,6 +777,40 @@ mod tests {
             2,
             "expiry is enforced on a remembered token"
         );
+    }
+
+    #[tokio::test]
+    async fn a_client_with_its_grant_is_remembered_but_its_secret_checked_every_time() {
+        let uow = InlineUow::new(store(ClientType::Confidential));
+        let ports = ports_with_jwt(uow.clone(), jwt(Arc::default(), Map::new()));
+        let keys = Arc::new(KeyCache::new(ports.clone(), 60));
+        let service = TokenService::new(ports, keys, 30, 60);
+        let e = env();
+
+        for _ in 0..3 {
+            service
+                .issue(&e, request("machine", "s3cret", None, None))
+                .await
+                .unwrap();
+        }
+        assert_eq!(
+            uow.log().reads,
+            2,
+            "one read for the client, one for the keys"
+        );
+        assert!(matches!(
+            service
+                .issue(&e, request("machine", "wrong", None, None))
+                .await,
+            Err(IssueTokenError::InvalidClient)
+        ));
+
+        service.forget_clients(e.environment.id);
+        service
+            .issue(&e, request("machine", "s3cret", None, None))
+            .await
+            .unwrap();
+        assert_eq!(uow.log().reads, 3, "forgotten clients are read again");
     }
 
     #[tokio::test]
