@@ -1,11 +1,14 @@
 //! Query strings of collection routes: `page[size]`, `page[after]`, `sort`
 //! and `filter[...]`, each checked, and the opaque keyset cursors.
 
+use actix_web::HttpResponse;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use portcullis_application::PageParams;
+use portcullis_application::{Page, PageParams};
+use serde_json::Value;
 
 use crate::error::ApiError;
+use crate::jsonapi::{collection_response, with_self_link};
 
 /// The largest `page[size]`.
 pub const MAX_PAGE_SIZE: u32 = 500;
@@ -13,6 +16,7 @@ pub const MAX_PAGE_SIZE: u32 = 500;
 /// A parsed query string of a collection route.
 #[derive(Debug, Default)]
 pub struct ListQuery {
+    raw: String,
     pairs: Vec<(String, String)>,
 }
 
@@ -46,7 +50,10 @@ impl ListQuery {
                 .param(name.clone()));
             }
         }
-        Ok(Self { pairs })
+        Ok(Self {
+            raw: raw.to_owned(),
+            pairs,
+        })
     }
 
     /// A parameter's value.
@@ -154,6 +161,39 @@ impl ListQuery {
         pairs.push(("page[after]", cursor));
         serde_urlencoded::to_string(pairs).unwrap_or_default()
     }
+}
+
+/// The `200` answer of a collection route: each resource with its
+/// `links.self` (`base/ID`), the listing's own `links.self` (the request's
+/// query), and `links.next` while there are more rows. `render` gives a row's
+/// resource object and id.
+pub fn page_response<T>(
+    query: &ListQuery,
+    base: &str,
+    (sort, descending): (&str, bool),
+    page: Page<T>,
+    render: impl Fn(&T) -> (Value, String),
+) -> HttpResponse {
+    let self_link = if query.raw.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", query.raw)
+    };
+    let next = page.next_after.map(|key| {
+        format!(
+            "{base}?{}",
+            query.with_cursor(&encode_cursor(sort, descending, &key))
+        )
+    });
+    let resources = page
+        .items
+        .iter()
+        .map(|row| {
+            let (resource, id) = render(row);
+            with_self_link(resource, &format!("{base}/{id}"))
+        })
+        .collect();
+    collection_response(resources, &self_link, next)
 }
 
 /// An opaque cursor: the sort key value, bound to the listing's order.

@@ -9,10 +9,8 @@ use portcullis_domain::signing_key::KeyRuleError;
 use portcullis_ports::store::UnitOfWork;
 
 use crate::error::ApiError;
-use crate::jsonapi::{
-    Expect, collection_response, read_resource, resource_response, with_self_link,
-};
-use crate::query::{ListQuery, encode_cursor};
+use crate::jsonapi::{Expect, read_resource, resource_response};
+use crate::query::{ListQuery, page_response};
 use crate::state::AppState;
 use crate::tenancy::authenticate;
 
@@ -54,23 +52,13 @@ pub async fn list<U: UnitOfWork>(
         .list(&actor, query.page(sort, descending)?)
         .await?;
     let base = caller.url("/api/signing-keys");
-    let self_link = if request.query_string().is_empty() {
-        base.clone()
-    } else {
-        format!("{base}?{}", request.query_string())
-    };
-    let next = page.next_after.map(|key| {
-        format!(
-            "{base}?{}",
-            query.with_cursor(&encode_cursor(sort, descending, &key))
-        )
-    });
-    let resources = page
-        .items
-        .iter()
-        .map(|k| with_self_link(representation::signing_key(k), &format!("{base}/{}", k.id)))
-        .collect();
-    Ok(collection_response(resources, &self_link, next))
+    Ok(page_response(
+        &query,
+        &base,
+        (sort, descending),
+        page,
+        |key| (representation::signing_key(key), key.id.to_string()),
+    ))
 }
 
 /// `GET /api/signing-keys/{id}`.

@@ -11,10 +11,8 @@ use portcullis_domain::UserId;
 use portcullis_ports::store::UnitOfWork;
 
 use crate::error::{ApiError, ErrorObject, Source};
-use crate::jsonapi::{
-    Expect, collection_response, read_resource, resource_response, with_self_link,
-};
-use crate::query::{ListQuery, encode_cursor};
+use crate::jsonapi::{Expect, read_resource, resource_response};
+use crate::query::{ListQuery, page_response};
 use crate::state::AppState;
 use crate::tenancy::authenticate;
 
@@ -157,23 +155,13 @@ pub async fn list<U: UnitOfWork>(
     };
     let page = state.users.list(&actor, command).await?;
     let base = caller.url("/api/users");
-    let self_link = if request.query_string().is_empty() {
-        base.clone()
-    } else {
-        format!("{base}?{}", request.query_string())
-    };
-    let next = page.next_after.map(|key| {
-        format!(
-            "{base}?{}",
-            query.with_cursor(&encode_cursor(sort, descending, &key))
-        )
-    });
-    let resources = page
-        .items
-        .iter()
-        .map(|user| with_self_link(representation::user(user), &format!("{base}/{}", user.id())))
-        .collect();
-    Ok(collection_response(resources, &self_link, next))
+    Ok(page_response(
+        &query,
+        &base,
+        (sort, descending),
+        page,
+        |user| (representation::user(user), user.id().to_string()),
+    ))
 }
 
 /// `PATCH /api/users/{id}`.

@@ -184,14 +184,28 @@ fn parse_metadata(raw: String, violations: &mut Vec<FieldViolation>) -> Option<M
         .ok()
 }
 
+/// A password and its confirmation, both optional; a confirmation without a
+/// password is a mismatch.
 fn parse_password(
-    raw: String,
+    raw: Option<String>,
     confirmation: Option<&str>,
     violations: &mut Vec<FieldViolation>,
 ) -> Option<Password> {
-    Password::parse(raw, confirmation)
-        .map_err(|e| violations.push(password_violation(&e)))
-        .ok()
+    match raw {
+        Some(raw) => Password::parse(raw, confirmation)
+            .map_err(|e| violations.push(password_violation(&e)))
+            .ok(),
+        None => {
+            if confirmation.is_some() {
+                violations.push(FieldViolation::new(
+                    "password_confirmation",
+                    "password_confirmation_mismatch",
+                    "password_confirmation given without password",
+                ));
+            }
+            None
+        }
+    }
 }
 
 /// The users collection.
@@ -235,22 +249,11 @@ impl<U: UnitOfWork> UserService<U> {
         let metadata = command
             .metadata
             .and_then(|m| parse_metadata(m, &mut violations));
-        let password = match command.password {
-            Some(raw) => parse_password(
-                raw,
-                command.password_confirmation.as_deref(),
-                &mut violations,
-            ),
-            None if command.password_confirmation.is_some() => {
-                violations.push(FieldViolation::new(
-                    "password_confirmation",
-                    "password_confirmation_mismatch",
-                    "password_confirmation given without password",
-                ));
-                None
-            }
-            None => None,
-        };
+        let password = parse_password(
+            command.password,
+            command.password_confirmation.as_deref(),
+            &mut violations,
+        );
         let (Some(email), true) = (email, violations.is_empty()) else {
             return Err(CreateUserError::Invalid(violations));
         };
@@ -358,22 +361,11 @@ impl<U: UnitOfWork> UserService<U> {
         let metadata = command
             .metadata
             .and_then(|m| parse_metadata(m, &mut violations));
-        let password = match command.password {
-            Some(raw) => parse_password(
-                raw,
-                command.password_confirmation.as_deref(),
-                &mut violations,
-            ),
-            None if command.password_confirmation.is_some() => {
-                violations.push(FieldViolation::new(
-                    "password_confirmation",
-                    "password_confirmation_mismatch",
-                    "password_confirmation given without password",
-                ));
-                None
-            }
-            None => None,
-        };
+        let password = parse_password(
+            command.password,
+            command.password_confirmation.as_deref(),
+            &mut violations,
+        );
         if !violations.is_empty() {
             return Err(UpdateUserError::Invalid(violations));
         }
