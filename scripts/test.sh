@@ -26,5 +26,17 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install cargo-nextest --locked --quiet
 fi
 cargo test --workspace --all-features --doc --quiet
-# Last, so that its summary closes the run.
-cargo nextest run --workspace --all-features --no-fail-fast
+
+# The end-to-end tests write every JSON:API document they receive here...
+capture="$PWD/target/jsonapi-documents"
+rm -rf "$capture"
+JSONAPI_CAPTURE_DIR="$capture" cargo nextest run --workspace --all-features --no-fail-fast
+
+# ...and each must validate against the JSON:API JSON Schema, as shipped by
+# the npm package jsonapi-validator (an outside view of our documents).
+validator="$PWD/target/jsonapi-validator"
+if [[ ! -d "$validator/node_modules/jsonapi-validator" ]]; then
+  echo "test suite: installing jsonapi-validator from npm" >&2
+  npm install --prefix "$validator" --no-audit --no-fund --silent jsonapi-validator@3.0.5 >&2
+fi
+node scripts/jsonapi-check.js "$validator" "$capture"

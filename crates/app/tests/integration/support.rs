@@ -190,7 +190,9 @@ impl TestApp {
     }
 }
 
-/// Reads a JSON body, checking the JSON:API media type.
+/// Reads a JSON body, checking the JSON:API media type. With
+/// `JSONAPI_CAPTURE_DIR` set, the document is also written there, for the
+/// test script to validate against the JSON:API JSON Schema.
 pub async fn jsonapi(response: reqwest::Response) -> Value {
     let content_type = response
         .headers()
@@ -199,7 +201,14 @@ pub async fn jsonapi(response: reqwest::Response) -> Value {
         .unwrap_or("")
         .to_owned();
     assert_eq!(content_type, JSONAPI, "JSON:API media type");
-    response.json().await.expect("JSON body")
+    let document: Value = response.json().await.expect("JSON body");
+    if let Some(dir) = std::env::var_os("JSONAPI_CAPTURE_DIR") {
+        let dir = std::path::PathBuf::from(dir);
+        std::fs::create_dir_all(&dir).expect("capture dir");
+        let file = dir.join(format!("{}.json", ulid::Ulid::generate()));
+        std::fs::write(file, document.to_string()).expect("capture");
+    }
+    document
 }
 
 /// Asserts a JSON:API error document with one error of `status` and `code`; returns the error object.
