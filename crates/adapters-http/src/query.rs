@@ -16,7 +16,6 @@ pub const MAX_PAGE_SIZE: u32 = 500;
 /// A parsed query string of a collection route.
 #[derive(Debug, Default)]
 pub struct ListQuery {
-    raw: String,
     pairs: Vec<(String, String)>,
 }
 
@@ -50,10 +49,7 @@ impl ListQuery {
                 .param(name.clone()));
             }
         }
-        Ok(Self {
-            raw: raw.to_owned(),
-            pairs,
-        })
+        Ok(Self { pairs })
     }
 
     /// A parameter's value.
@@ -174,10 +170,14 @@ pub fn page_response<T>(
     page: Page<T>,
     render: impl Fn(&T) -> (Value, String),
 ) -> HttpResponse {
-    let self_link = if query.raw.is_empty() {
+    // Both links percent-encode the query the same way.
+    let self_link = if query.pairs.is_empty() {
         base.to_owned()
     } else {
-        format!("{base}?{}", query.raw)
+        format!(
+            "{base}?{}",
+            serde_urlencoded::to_string(&query.pairs).unwrap_or_default()
+        )
     };
     let next = page.next_after.map(|key| {
         format!(

@@ -311,6 +311,11 @@ async fn lists_page_by_cursor_in_both_orders_and_filter(store: Store) {
             .unwrap(),
     )
     .await;
+    assert_eq!(
+        first["links"]["self"],
+        format!("{}/api/users?sort=-email&page%5Bsize%5D=3", app.base),
+        "links.self is the request's query, percent-encoded like links.next"
+    );
     let next = first["links"]["next"].as_str().unwrap();
     let second = jsonapi(
         app.client
