@@ -6,6 +6,7 @@
 //! the CLI) are picked up when the entry expires after `ttl_seconds`.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use portcullis_domain::EnvironmentId;
@@ -33,6 +34,8 @@ pub enum KeyCacheError {
 #[derive(Debug)]
 pub struct EnvironmentKeys {
     loaded_at: Timestamp,
+    /// Set by the one request that reloads this expired entry.
+    refreshing: AtomicBool,
     primary: Option<Arc<dyn JwtSigner>>,
     verifiers: HashMap<String, Arc<dyn JwtVerifier>>,
     jwks: Value,
@@ -63,6 +66,9 @@ pub struct KeyCache<U> {
     ports: Ports<U>,
     ttl_seconds: i64,
     entries: RwLock<HashMap<EnvironmentId, Arc<EnvironmentKeys>>>,
+    /// Bumped by every invalidation: a load that began before one must not
+    /// put back the key set the invalidation removed.
+    generation: AtomicU64,
 }
 
 impl<U> std::fmt::Debug for KeyCache<U> {
@@ -80,6 +86,7 @@ impl<U: UnitOfWork> KeyCache<U> {
             ports,
             ttl_seconds,
             entries: RwLock::default(),
+            generation: AtomicU64::new(0),
         }
     }
 
@@ -92,26 +99,53 @@ impl<U: UnitOfWork> KeyCache<U> {
         environment: EnvironmentId,
     ) -> Result<Arc<EnvironmentKeys>, KeyCacheError> {
         let now = self.ports.clock.now();
-        if let Some(entry) = self
+        let cached = self
             .entries
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(&environment)
-            && entry.loaded_at.plus_seconds(self.ttl_seconds) > now
-        {
-            return Ok(Arc::clone(entry));
+            .cloned();
+        if let Some(entry) = &cached {
+            if entry.loaded_at.plus_seconds(self.ttl_seconds) > now {
+                return Ok(Arc::clone(entry));
+            }
+            // Expired: one request reloads; the others go on with the expired
+            // entry meanwhile instead of all reading the store at once.
+            if entry.refreshing.swap(true, Ordering::AcqRel) {
+                return Ok(Arc::clone(entry));
+            }
         }
+        let generation = self.generation.load(Ordering::Acquire);
+        let loaded = match self.read_keys(environment, now).await {
+            Ok(loaded) => Arc::new(loaded),
+            Err(error) => {
+                if let Some(entry) = &cached {
+                    entry.refreshing.store(false, Ordering::Release);
+                }
+                return Err(error);
+            }
+        };
+        let mut entries = self
+            .entries
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if self.generation.load(Ordering::Acquire) == generation {
+            entries.insert(environment, Arc::clone(&loaded));
+        }
+        Ok(loaded)
+    }
+
+    async fn read_keys(
+        &self,
+        environment: EnvironmentId,
+        now: Timestamp,
+    ) -> Result<EnvironmentKeys, KeyCacheError> {
         let active = self
             .ports
             .store
             .read(move |tx| tx.list_active_signing_keys(environment))
             .await?;
-        let loaded = Arc::new(self.load(&active, now)?);
-        self.entries
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(environment, Arc::clone(&loaded));
-        Ok(loaded)
+        self.load(&active, now)
     }
 
     /// The keys of `environment`, reloaded once when `kid` is unknown and the
@@ -136,10 +170,12 @@ impl<U: UnitOfWork> KeyCache<U> {
 
     /// Forgets an environment's keys; the next use reloads them.
     pub fn invalidate(&self, environment: EnvironmentId) {
-        self.entries
+        let mut entries = self
+            .entries
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(&environment);
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        entries.remove(&environment);
     }
 
     fn load(
@@ -165,9 +201,54 @@ impl<U: UnitOfWork> KeyCache<U> {
         published.retain(Value::is_object);
         Ok(EnvironmentKeys {
             loaded_at: now,
+            refreshing: AtomicBool::new(false),
             primary,
             verifiers,
             jwks: serde_json::json!({ "keys": published }),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::OnceLock;
+    use std::sync::atomic::AtomicUsize;
+
+    use portcullis_ports::crypto::MockJwtKeys;
+    use portcullis_ports::testing::{InlineUow, MockTx};
+
+    use super::*;
+    use crate::testing::ports_with_jwt;
+
+    fn environment() -> EnvironmentId {
+        EnvironmentId::from_ulid(ulid::Ulid::from_parts(3, 3))
+    }
+
+    #[tokio::test]
+    async fn a_load_overtaken_by_an_invalidation_is_not_kept() {
+        let slot: Arc<OnceLock<Arc<KeyCache<InlineUow>>>> = Arc::default();
+        let loads = Arc::new(AtomicUsize::new(0));
+        let mut tx = MockTx::new();
+        let (in_load, counted) = (Arc::clone(&slot), Arc::clone(&loads));
+        tx.expect_list_active_signing_keys().returning(move |env| {
+            // The first load is overtaken by a key change on this node.
+            if counted.fetch_add(1, Ordering::SeqCst) == 0 {
+                in_load.get().expect("cache set").invalidate(env);
+            }
+            Ok(Vec::new())
+        });
+        let ports = ports_with_jwt(InlineUow::new(tx), MockJwtKeys::new());
+        let cache = Arc::new(KeyCache::new(ports, 60));
+        slot.set(Arc::clone(&cache)).ok();
+
+        cache.keys(environment()).await.unwrap();
+        cache.keys(environment()).await.unwrap();
+        cache.keys(environment()).await.unwrap();
+
+        assert_eq!(
+            loads.load(Ordering::SeqCst),
+            2,
+            "the overtaken load is read again once, then cached"
+        );
     }
 }
