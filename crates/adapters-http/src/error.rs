@@ -275,3 +275,22 @@ impl From<portcullis_ports::store::StoreError> for ApiError {
         }
     }
 }
+
+/// `422` with one error object per invalid attribute, each pointing at it.
+pub(crate) fn violations(
+    list: Vec<portcullis_application::validation::FieldViolation>,
+) -> ApiError {
+    let status = StatusCode::UNPROCESSABLE_ENTITY;
+    ApiError::many(
+        status,
+        list.into_iter()
+            .map(|v| ErrorObject {
+                status,
+                code: v.code.to_owned(),
+                title: "Invalid attribute".to_owned(),
+                detail: v.detail,
+                source: Some(Source::Pointer(format!("/data/attributes/{}", v.field))),
+            })
+            .collect(),
+    )
+}

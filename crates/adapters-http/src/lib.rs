@@ -12,6 +12,7 @@ mod health;
 pub mod jsonapi;
 pub mod middleware;
 mod oauth;
+mod permissions;
 mod query;
 pub mod routes;
 mod signing_keys;

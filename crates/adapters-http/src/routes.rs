@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, Route, web};
 use portcullis_ports::store::UnitOfWork;
 
 use crate::error::ApiError;
-use crate::{health, oauth, signing_keys, users};
+use crate::{health, oauth, permissions, signing_keys, users};
 
 fn not_allowed(allow: &'static str) -> Route {
     web::route().to(move || async move {
@@ -77,6 +77,19 @@ pub fn configure<U: UnitOfWork>(cfg: &mut web::ServiceConfig) {
         web::resource("/api/signing-keys/{id}/deactivate")
             .route(web::patch().to(signing_keys::deactivate::<U>))
             .default_service(not_allowed("PATCH")),
+    )
+    .service(
+        web::resource("/api/permissions")
+            .route(web::get().to(permissions::list::<U>))
+            .route(web::post().to(permissions::create::<U>))
+            .default_service(not_allowed("GET, POST")),
+    )
+    .service(
+        web::resource("/api/permissions/{id}")
+            .route(web::get().to(permissions::get::<U>))
+            .route(web::patch().to(permissions::update::<U>))
+            .route(web::delete().to(permissions::delete::<U>))
+            .default_service(not_allowed("GET, PATCH, DELETE")),
     )
     .default_service(web::to(|| async {
         Err::<HttpResponse, _>(ApiError::not_found("no route matches this path"))

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use portcullis_application::environments::EnvironmentService;
 use portcullis_application::keys::KeyCache;
+use portcullis_application::permissions::PermissionService;
 use portcullis_application::signing_keys::SigningKeyService;
 use portcullis_application::tokens::TokenService;
 use portcullis_application::users::UserService;
@@ -20,6 +21,8 @@ pub struct AppState<U> {
     pub users: Arc<UserService<U>>,
     /// The signing-keys collection.
     pub signing_keys: Arc<SigningKeyService<U>>,
+    /// The permissions collection.
+    pub permissions: Arc<PermissionService<U>>,
     /// The store, for the readiness probe.
     pub store: Arc<U>,
     /// The base domain under which `SLUG.<base>` selects environment `SLUG`.

@@ -4,13 +4,12 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use portcullis_application::representation;
 use portcullis_application::users::{
-    CreateUser, CreateUserError, FieldViolation, ListUsers, UpdateUser, UpdateUserError,
-    UserLookupError,
+    CreateUser, CreateUserError, ListUsers, UpdateUser, UpdateUserError, UserLookupError,
 };
 use portcullis_domain::UserId;
 use portcullis_ports::store::UnitOfWork;
 
-use crate::error::{ApiError, ErrorObject, Source};
+use crate::error::{ApiError, violations};
 use crate::jsonapi::{Expect, read_resource, resource_response};
 use crate::query::{ListQuery, page_response};
 use crate::state::AppState;
@@ -26,22 +25,6 @@ const WRITABLE: [&str; 8] = [
     "blocked",
     "metadata",
 ];
-
-fn violations(list: Vec<FieldViolation>) -> ApiError {
-    let status = StatusCode::UNPROCESSABLE_ENTITY;
-    ApiError::many(
-        status,
-        list.into_iter()
-            .map(|v| ErrorObject {
-                status,
-                code: v.code.to_owned(),
-                title: "Invalid attribute".to_owned(),
-                detail: v.detail,
-                source: Some(Source::Pointer(format!("/data/attributes/{}", v.field))),
-            })
-            .collect(),
-    )
-}
 
 fn email_taken() -> ApiError {
     ApiError::conflict(

@@ -10,7 +10,7 @@ use crate::Backend;
 /// Every unique constraint that means a domain conflict: its name (as the
 /// migrations spell it on both backends), the column list SQLite reports for
 /// it, and the conflict.
-const UNIQUES: [(&str, &str, Unique); 7] = [
+const UNIQUES: [(&str, &str, Unique); 8] = [
     (
         "environments_slug_key",
         "environments.slug",
@@ -45,6 +45,11 @@ const UNIQUES: [(&str, &str, Unique); 7] = [
         "signing_keys_environment_id_kid_key",
         "signing_keys.environment_id, signing_keys.kid",
         Unique::SigningKeyKid,
+    ),
+    (
+        "permissions_environment_id_name_key",
+        "permissions.environment_id, permissions.name",
+        Unique::PermissionName,
     ),
 ];
 

@@ -158,6 +158,24 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Permissions an environment defines.
+    permissions (id) {
+        /// ULID.
+        id -> Text,
+        /// Owning environment.
+        environment_id -> Text,
+        /// Name, unique per environment.
+        name -> Text,
+        /// What the permission allows.
+        description -> Text,
+        /// Creation time (UTC).
+        created_at -> Timestamp,
+        /// Last update time (UTC).
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     /// The audit trail.
     events (id) {
         /// ULID (its order is the order of occurrence).
@@ -186,6 +204,7 @@ diesel::joinable!(scopes -> resource_servers (resource_server_id));
 diesel::joinable!(client_grants -> clients (client_id));
 diesel::joinable!(client_grants -> resource_servers (resource_server_id));
 diesel::joinable!(signing_keys -> environments (environment_id));
+diesel::joinable!(permissions -> environments (environment_id));
 diesel::joinable!(events -> environments (environment_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -196,5 +215,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     scopes,
     client_grants,
     signing_keys,
+    permissions,
     events,
 );

@@ -123,6 +123,35 @@ impl TestDatabase {
 }
 
 impl TestDatabase {
+    /// The `event_type` of every audit event about resources of JSON:API
+    /// type `resource_type`, in order of occurrence, read with raw SQL (for
+    /// other crates' tests, which do not see diesel).
+    ///
+    /// # Panics
+    /// When the database cannot be read.
+    #[must_use]
+    pub fn event_types(&self, resource_type: &str) -> Vec<String> {
+        let rows: Vec<EventType> = match &self.kind {
+            Kind::Postgres { .. } => diesel::sql_query(
+                "SELECT event_type FROM events WHERE resource_type = $1 ORDER BY id",
+            )
+            .bind::<Text, _>(resource_type)
+            .load(&mut connect_pg(&self.url)),
+            Kind::Sqlite { .. } => {
+                let path = self.url.strip_prefix("sqlite://").unwrap_or(&self.url);
+                let mut conn = SqliteConnection::establish(path)
+                    .unwrap_or_else(|err| panic!("cannot open {path}: {err}"));
+                diesel::sql_query(
+                    "SELECT event_type FROM events WHERE resource_type = ? ORDER BY id",
+                )
+                .bind::<Text, _>(resource_type)
+                .load(&mut conn)
+            }
+        }
+        .unwrap_or_else(|err| panic!("cannot read events: {err}"));
+        rows.into_iter().map(|row| row.event_type).collect()
+    }
+
     /// PostgreSQL only: simulates an outage of this database (new connections
     /// refused, open ones ended) or its end (connections allowed again).
     ///
@@ -201,6 +230,12 @@ fn template(server: &str) -> String {
             name
         })
         .clone()
+}
+
+#[derive(QueryableByName)]
+struct EventType {
+    #[diesel(sql_type = Text)]
+    event_type: String,
 }
 
 #[derive(QueryableByName)]

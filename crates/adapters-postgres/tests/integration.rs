@@ -11,6 +11,8 @@ mod environments;
 mod list_users;
 #[path = "integration/oauth.rs"]
 mod oauth;
+#[path = "integration/permissions.rs"]
+mod permissions;
 #[path = "integration/signing_keys.rs"]
 mod signing_keys;
 #[path = "integration/support.rs"]

@@ -14,6 +14,7 @@ use portcullis_adapters_postgres::{DieselStore, StoreConfig};
 use portcullis_application::Ports;
 use portcullis_application::environments::{BootstrapCredentials, EnvironmentService};
 use portcullis_application::keys::KeyCache;
+use portcullis_application::permissions::PermissionService;
 use portcullis_application::signing_keys::SigningKeyService;
 use portcullis_application::tokens::TokenService;
 use portcullis_application::users::UserService;
@@ -173,6 +174,7 @@ pub fn wire(
         )),
         keys: Arc::clone(&keys),
         users: Arc::new(UserService::new(ports.clone())),
+        permissions: Arc::new(PermissionService::new(ports.clone())),
         signing_keys: Arc::new(SigningKeyService::new(ports, keys)),
         store: Arc::clone(&store),
         base_domain: settings.server.base_domain.clone(),

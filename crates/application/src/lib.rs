@@ -11,11 +11,13 @@
 
 pub mod environments;
 pub mod keys;
+pub mod permissions;
 pub mod principal;
 pub mod representation;
 pub mod signing_keys;
 pub mod tokens;
 pub mod users;
+pub mod validation;
 
 mod paging;
 mod ports;

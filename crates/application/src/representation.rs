@@ -4,6 +4,7 @@
 //! function here ever reads a secret.
 
 use portcullis_domain::Timestamp;
+use portcullis_domain::access::Permission;
 use portcullis_domain::oauth::{Client, ClientGrant, ResourceServer, Scope};
 use portcullis_domain::signing_key::{ALGORITHM, SigningKey};
 use portcullis_domain::user::User;
@@ -39,6 +40,21 @@ pub fn user(user: &User) -> Value {
             "metadata": object(user.metadata().as_str()),
             "created_at": rfc3339(user.created_at()),
             "updated_at": rfc3339(user.updated_at()),
+        }
+    })
+}
+
+/// `permission`.
+#[must_use]
+pub fn permission(permission: &Permission) -> Value {
+    json!({
+        "type": "permission",
+        "id": permission.id.to_string(),
+        "attributes": {
+            "name": permission.name.as_str(),
+            "description": permission.description.as_str(),
+            "created_at": rfc3339(permission.created_at),
+            "updated_at": rfc3339(permission.updated_at),
         }
     })
 }

@@ -15,27 +15,7 @@ use crate::Ports;
 use crate::paging::{Page, PageParams};
 use crate::principal::Actor;
 use crate::representation;
-
-/// One attribute that breaks a rule.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldViolation {
-    /// The attribute's name.
-    pub field: &'static str,
-    /// A stable, machine-readable code (`invalid_email`, `password_too_short`, ...).
-    pub code: &'static str,
-    /// What is wrong, for people.
-    pub detail: String,
-}
-
-impl FieldViolation {
-    fn new(field: &'static str, code: &'static str, detail: impl ToString) -> Self {
-        Self {
-            field,
-            code,
-            detail: detail.to_string(),
-        }
-    }
-}
+pub use crate::validation::FieldViolation;
 
 /// A new user as the caller sent it; values are checked by the service.
 #[derive(Debug, Clone, Default)]

@@ -67,6 +67,8 @@ typed_id! {
     SigningKeyId,
     /// Identifies an audit event.
     EventId,
+    /// Identifies a permission.
+    PermissionId,
 }
 
 #[cfg(test)]

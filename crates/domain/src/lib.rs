@@ -18,6 +18,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod access;
 pub mod environment;
 pub mod event;
 mod ids;
@@ -27,7 +28,7 @@ mod time;
 pub mod user;
 
 pub use ids::{
-    ClientGrantId, ClientId, EnvironmentId, EventId, IdError, ResourceServerId, ScopeId,
-    SigningKeyId, UserId,
+    ClientGrantId, ClientId, EnvironmentId, EventId, IdError, PermissionId, ResourceServerId,
+    ScopeId, SigningKeyId, UserId,
 };
 pub use time::{Timestamp, TimestampError};

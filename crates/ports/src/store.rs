@@ -4,12 +4,15 @@
 //! locks are held. Only the unit of work itself is async.
 
 use async_trait::async_trait;
+use portcullis_domain::access::Permission;
 use portcullis_domain::environment::Environment;
 use portcullis_domain::event::AuditEvent;
 use portcullis_domain::oauth::{Client, ClientGrant, ResourceServer, Scope};
 use portcullis_domain::signing_key::SigningKey;
 use portcullis_domain::user::User;
-use portcullis_domain::{ClientId, EnvironmentId, ResourceServerId, SigningKeyId, UserId};
+use portcullis_domain::{
+    ClientId, EnvironmentId, PermissionId, ResourceServerId, SigningKeyId, UserId,
+};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -30,6 +33,8 @@ pub enum Unique {
     ClientGrant,
     /// Key id within an environment.
     SigningKeyKid,
+    /// Permission name within an environment.
+    PermissionName,
 }
 
 /// What a store can fail with; diesel-free.
@@ -293,6 +298,49 @@ pub trait SigningKeyRepo {
     ) -> Result<Option<SigningKey>, StoreError>;
 }
 
+/// Permissions.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait PermissionRepo {
+    /// Inserts a permission.
+    ///
+    /// # Errors
+    /// MUST return `StoreError::Conflict(Unique::PermissionName)` if the environment has the name.
+    fn insert_permission(&mut self, permission: &Permission) -> Result<(), StoreError>;
+    /// Replaces every mutable field of a stored permission.
+    ///
+    /// # Errors
+    /// MUST return `StoreError::Conflict(Unique::PermissionName)` on a taken name and
+    /// `StoreError::NotFound` if the permission does not exist.
+    fn update_permission(&mut self, permission: &Permission) -> Result<(), StoreError>;
+    /// Deletes a permission; returns whether it existed.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn delete_permission(
+        &mut self,
+        environment: EnvironmentId,
+        id: PermissionId,
+    ) -> Result<bool, StoreError>;
+    /// Finds a permission of an environment.
+    ///
+    /// # Errors
+    /// Backend failures; `Corrupt` for rows that break invariants.
+    fn find_permission(
+        &mut self,
+        environment: EnvironmentId,
+        id: PermissionId,
+    ) -> Result<Option<Permission>, StoreError>;
+    /// One page of permissions in id order.
+    ///
+    /// # Errors
+    /// Backend failures; `Corrupt` for rows that break invariants.
+    fn list_permissions(
+        &mut self,
+        environment: EnvironmentId,
+        page: &Keyset,
+    ) -> Result<Vec<Permission>, StoreError>;
+}
+
 /// The audit trail.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 pub trait EventRepo {
@@ -311,6 +359,7 @@ pub trait Tx:
     + ResourceServerRepo
     + ClientGrantRepo
     + SigningKeyRepo
+    + PermissionRepo
     + EventRepo
 {
 }
@@ -322,6 +371,7 @@ impl<T> Tx for T where
         + ResourceServerRepo
         + ClientGrantRepo
         + SigningKeyRepo
+        + PermissionRepo
         + EventRepo
 {
 }

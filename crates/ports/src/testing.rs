@@ -5,16 +5,19 @@
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use portcullis_domain::access::Permission;
 use portcullis_domain::environment::Environment;
 use portcullis_domain::event::AuditEvent;
 use portcullis_domain::oauth::{Client, ClientGrant, ResourceServer, Scope};
 use portcullis_domain::signing_key::SigningKey;
 use portcullis_domain::user::User;
-use portcullis_domain::{ClientId, EnvironmentId, ResourceServerId, SigningKeyId, UserId};
+use portcullis_domain::{
+    ClientId, EnvironmentId, PermissionId, ResourceServerId, SigningKeyId, UserId,
+};
 
 use crate::store::{
-    ClientGrantRepo, ClientRepo, EnvironmentRepo, EventRepo, Keyset, ResourceServerRepo,
-    SigningKeyRepo, StoreError, Tx, UnitOfWork, UserQuery, UserRepo,
+    ClientGrantRepo, ClientRepo, EnvironmentRepo, EventRepo, Keyset, PermissionRepo,
+    ResourceServerRepo, SigningKeyRepo, StoreError, Tx, UnitOfWork, UserQuery, UserRepo,
 };
 
 mockall::mock! {
@@ -55,6 +58,13 @@ mockall::mock! {
         fn list_signing_keys(&mut self, environment: EnvironmentId, page: &Keyset) -> Result<Vec<SigningKey>, StoreError>;
         fn list_active_signing_keys(&mut self, environment: EnvironmentId) -> Result<Vec<SigningKey>, StoreError>;
         fn find_signing_key(&mut self, environment: EnvironmentId, id: SigningKeyId) -> Result<Option<SigningKey>, StoreError>;
+    }
+    impl PermissionRepo for Tx {
+        fn insert_permission(&mut self, permission: &Permission) -> Result<(), StoreError>;
+        fn update_permission(&mut self, permission: &Permission) -> Result<(), StoreError>;
+        fn delete_permission(&mut self, environment: EnvironmentId, id: PermissionId) -> Result<bool, StoreError>;
+        fn find_permission(&mut self, environment: EnvironmentId, id: PermissionId) -> Result<Option<Permission>, StoreError>;
+        fn list_permissions(&mut self, environment: EnvironmentId, page: &Keyset) -> Result<Vec<Permission>, StoreError>;
     }
     impl EventRepo for Tx {
         fn append_event(&mut self, event: &AuditEvent) -> Result<(), StoreError>;

@@ -6,6 +6,7 @@ mod client_grants;
 mod clients;
 mod environments;
 mod events;
+mod permissions;
 mod resource_servers;
 mod signing_keys;
 mod users;

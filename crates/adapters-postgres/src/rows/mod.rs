@@ -7,6 +7,7 @@ pub(crate) mod client;
 pub(crate) mod client_grant;
 pub(crate) mod environment;
 pub(crate) mod event;
+pub(crate) mod permission;
 pub(crate) mod resource_server;
 pub(crate) mod scope;
 pub(crate) mod signing_key;

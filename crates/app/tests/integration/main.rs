@@ -8,6 +8,7 @@ mod cli;
 mod environments;
 mod errors;
 mod outage;
+mod permissions;
 mod signing_keys;
 mod tokens;
 mod users;

@@ -175,6 +175,20 @@ impl TestApp {
             .await
     }
 
+    /// Creates a permission and returns its resource object.
+    pub async fn create_permission(&self, token: &str, name: &str) -> Value {
+        let response = self
+            .post(
+                "/api/permissions",
+                token,
+                &json!({"data": {"type": "permission", "attributes": {"name": name}}}),
+            )
+            .await;
+        assert_eq!(response.status(), 201, "create permission {name}");
+        let body: Value = response.json().await.expect("json");
+        body["data"].clone()
+    }
+
     /// Creates a user and returns its resource object.
     pub async fn create_user(&self, token: &str, email: &str) -> Value {
         let response = self

@@ -1,0 +1,267 @@
+//! Access control: permissions an environment defines (`read:reports`),
+//! which roles and users are later granted. Value objects parse their input
+//! once, so that a `Permission` can only hold valid data.
+
+use crate::{EnvironmentId, PermissionId, Timestamp};
+
+/// A permission name: trimmed, 1 to 100 characters, no whitespace or
+/// control characters. Its case is kept (and matters for uniqueness).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PermissionName(String);
+
+/// Why a text cannot be a [`PermissionName`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PermissionNameError {
+    /// Empty after trimming.
+    #[error("name is empty")]
+    Empty,
+    /// Over 100 characters.
+    #[error("name is longer than 100 characters")]
+    TooLong,
+    /// Holds whitespace or a control character.
+    #[error("name contains whitespace or a control character")]
+    InvalidCharacter,
+}
+
+impl PermissionName {
+    /// Largest accepted length in characters.
+    pub const MAX_CHARS: usize = 100;
+
+    /// Parses a name, trimming surrounding whitespace.
+    ///
+    /// # Errors
+    /// [`PermissionNameError`] for an empty or over-long name, or one with
+    /// inner whitespace or control characters.
+    pub fn parse(raw: &str) -> Result<Self, PermissionNameError> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            return Err(PermissionNameError::Empty);
+        }
+        if trimmed.chars().count() > Self::MAX_CHARS {
+            return Err(PermissionNameError::TooLong);
+        }
+        if trimmed.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(PermissionNameError::InvalidCharacter);
+        }
+        Ok(Self(trimmed.to_owned()))
+    }
+
+    /// The name as text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A free-text description: at most 500 characters, no control characters
+/// other than newline and tab; empty is allowed.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Description(String);
+
+/// Why a text cannot be a [`Description`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DescriptionError {
+    /// Over 500 characters.
+    #[error("description is longer than 500 characters")]
+    TooLong,
+    /// Holds a control character other than newline or tab.
+    #[error("description contains a control character")]
+    ControlCharacter,
+}
+
+impl Description {
+    /// Largest accepted length in characters.
+    pub const MAX_CHARS: usize = 500;
+
+    /// Parses a description; kept as given (not trimmed).
+    ///
+    /// # Errors
+    /// [`DescriptionError`] for an over-long description or one with control characters.
+    pub fn parse(raw: &str) -> Result<Self, DescriptionError> {
+        if raw.chars().count() > Self::MAX_CHARS {
+            return Err(DescriptionError::TooLong);
+        }
+        if raw
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t')
+        {
+            return Err(DescriptionError::ControlCharacter);
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// The empty description.
+    #[must_use]
+    pub fn empty() -> Self {
+        Self(String::new())
+    }
+
+    /// The description as text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A permission of an environment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Permission {
+    /// Identity.
+    pub id: PermissionId,
+    /// The environment it belongs to.
+    pub environment_id: EnvironmentId,
+    /// Name, unique per environment.
+    pub name: PermissionName,
+    /// What the permission allows.
+    pub description: Description,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Last update time.
+    pub updated_at: Timestamp,
+}
+
+/// A stored permission whose timestamps contradict each other.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("permission {0} was updated before it was created")]
+pub struct PermissionStateError(pub PermissionId);
+
+/// A partial update; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default)]
+pub struct PermissionChanges {
+    /// New name.
+    pub name: Option<PermissionName>,
+    /// New description.
+    pub description: Option<Description>,
+}
+
+impl Permission {
+    /// Defines a new permission. `id` and `now` come from the id source and the clock.
+    #[must_use]
+    pub fn define(
+        id: PermissionId,
+        environment_id: EnvironmentId,
+        name: PermissionName,
+        description: Description,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            id,
+            environment_id,
+            name,
+            description,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// Rebuilds a stored permission, re-checking its invariants.
+    ///
+    /// # Errors
+    /// [`PermissionStateError`] when `updated_at` precedes `created_at`.
+    pub fn from_parts(parts: Self) -> Result<Self, PermissionStateError> {
+        if parts.updated_at < parts.created_at {
+            return Err(PermissionStateError(parts.id));
+        }
+        Ok(parts)
+    }
+
+    /// Applies a partial update.
+    pub fn apply(&mut self, changes: PermissionChanges, now: Timestamp) {
+        if let Some(name) = changes.name {
+            self.name = name;
+        }
+        if let Some(description) = changes.description {
+            self.description = description;
+        }
+        self.updated_at = now.max(self.created_at);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ulid::Ulid;
+
+    fn at(micros: i64) -> Timestamp {
+        Timestamp::from_unix_micros(micros).unwrap()
+    }
+
+    fn permission() -> Permission {
+        Permission::define(
+            PermissionId::from_ulid(Ulid::nil()),
+            EnvironmentId::from_ulid(Ulid::nil()),
+            PermissionName::parse("read:reports").unwrap(),
+            Description::empty(),
+            at(1_000),
+        )
+    }
+
+    #[test]
+    fn names_are_trimmed_and_keep_their_case() {
+        assert_eq!(
+            PermissionName::parse("  Read:Reports ").unwrap().as_str(),
+            "Read:Reports"
+        );
+        assert!(PermissionName::parse(&"a".repeat(100)).is_ok());
+    }
+
+    #[test]
+    fn bad_names_are_refused() {
+        assert_eq!(PermissionName::parse("  "), Err(PermissionNameError::Empty));
+        assert_eq!(
+            PermissionName::parse(&"a".repeat(101)),
+            Err(PermissionNameError::TooLong)
+        );
+        for bad in ["read reports", "read\treports", "a\u{0}b", "a\u{a0}b"] {
+            assert_eq!(
+                PermissionName::parse(bad),
+                Err(PermissionNameError::InvalidCharacter),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn descriptions_allow_newlines_and_tabs_and_are_bounded() {
+        assert_eq!(Description::parse("").unwrap(), Description::empty());
+        assert_eq!(
+            Description::parse("line one\n\tline two").unwrap().as_str(),
+            "line one\n\tline two"
+        );
+        assert!(Description::parse(&"é".repeat(500)).is_ok());
+        assert_eq!(
+            Description::parse(&"x".repeat(501)),
+            Err(DescriptionError::TooLong)
+        );
+        assert_eq!(
+            Description::parse("bell\u{7}"),
+            Err(DescriptionError::ControlCharacter)
+        );
+    }
+
+    #[test]
+    fn changes_apply_and_move_updated_at() {
+        let mut permission = permission();
+        permission.apply(
+            PermissionChanges {
+                description: Some(Description::parse("Reads reports").unwrap()),
+                ..PermissionChanges::default()
+            },
+            at(2_000),
+        );
+        assert_eq!(permission.name.as_str(), "read:reports");
+        assert_eq!(permission.description.as_str(), "Reads reports");
+        assert_eq!(permission.updated_at, at(2_000));
+        // A clock running backwards never puts updated_at before created_at.
+        permission.apply(PermissionChanges::default(), at(10));
+        assert_eq!(permission.updated_at, at(1_000));
+    }
+
+    #[test]
+    fn stored_permissions_updated_before_creation_are_refused() {
+        let mut parts = permission();
+        assert!(Permission::from_parts(parts.clone()).is_ok());
+        parts.updated_at = at(500);
+        assert!(Permission::from_parts(parts).is_err());
+    }
+}
