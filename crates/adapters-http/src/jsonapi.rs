@@ -62,6 +62,7 @@ pub enum Expect<'a> {
 #[derive(Debug, Default)]
 pub struct Attributes {
     members: Map<String, Value>,
+    relationships: Map<String, Value>,
 }
 
 fn pointer(name: &str) -> String {
@@ -131,6 +132,74 @@ impl Attributes {
         }
     }
 
+    /// The id of a to-one relationship that must name a resource of
+    /// `expected_type` (only names accepted by [`read_resource_with`]
+    /// are present). Absent or `{"data": null}` is `None`.
+    ///
+    /// # Errors
+    /// `400 invalid_document` for a malformed linkage, `409 type_mismatch`
+    /// for another type, each pointing into `/data/relationships/{name}`.
+    pub fn relationship(
+        &self,
+        name: &str,
+        expected_type: &str,
+    ) -> Result<Option<String>, ApiError> {
+        let base = format!("/data/relationships/{name}");
+        let Some(value) = self.relationships.get(name) else {
+            return Ok(None);
+        };
+        let Value::Object(relationship) = value else {
+            return Err(ApiError::bad_request(
+                "invalid_document",
+                format!("relationship `{name}` must be an object with `data`"),
+            )
+            .at(base));
+        };
+        let linkage = match relationship.get("data") {
+            None => {
+                return Err(ApiError::bad_request(
+                    "invalid_document",
+                    format!("relationship `{name}` needs a `data` member"),
+                )
+                .at(base));
+            }
+            Some(Value::Null) => return Ok(None),
+            Some(Value::Object(linkage)) => linkage,
+            Some(_) => {
+                return Err(ApiError::bad_request(
+                    "invalid_document",
+                    format!("`{name}` is a to-one relationship: `data` must be an object or null"),
+                )
+                .at(format!("{base}/data")));
+            }
+        };
+        match linkage.get("type") {
+            Some(Value::String(t)) if t == expected_type => {}
+            Some(Value::String(t)) => {
+                return Err(ApiError::conflict(
+                    "type_mismatch",
+                    format!("relationship `{name}` must name a `{expected_type}`, not a `{t}`"),
+                )
+                .at(format!("{base}/data/type")));
+            }
+            _ => {
+                return Err(ApiError::bad_request(
+                    "invalid_document",
+                    "a resource linkage needs a string `type`",
+                )
+                .at(format!("{base}/data/type")));
+            }
+        }
+        match linkage.get("id") {
+            Some(Value::String(id)) => Ok(Some(id.clone())),
+            _ => Err(ApiError::bad_request(
+                "invalid_document",
+                "a resource linkage needs a string `id`",
+            )
+            .at(format!("{base}/data/id"))),
+        }
+    }
+
     /// A JSON object member, returned serialized.
     ///
     /// # Errors
@@ -144,20 +213,37 @@ impl Attributes {
     }
 }
 
-/// Reads a request document holding one resource object of `kind`.
+/// Reads a request document holding one resource object of `kind`, which
+/// must carry no relationships.
 ///
 /// An empty body is allowed only when `allow_empty` (it then reads as no
 /// attributes).
 ///
 /// # Errors
-/// `415` for the media type, `400` for malformed JSON or a wrong shape, `409`
-/// for a wrong `type` or an `id` that differs from the URL's.
+/// `415` for the media type, `400` for malformed JSON, a wrong shape or any
+/// relationship, `409` for a wrong `type` or an `id` that differs from the URL's.
 pub fn read_resource(
     request: &HttpRequest,
     body: &[u8],
     kind: &str,
     expect: Expect<'_>,
     allow_empty: bool,
+) -> Result<Attributes, ApiError> {
+    read_resource_with(request, body, kind, expect, allow_empty, &[])
+}
+
+/// As [`read_resource`], accepting the relationships named in
+/// `relationships` (read them with [`Attributes::relationship`]).
+///
+/// # Errors
+/// As [`read_resource`]; `400 unknown_relationship` for other names.
+pub fn read_resource_with(
+    request: &HttpRequest,
+    body: &[u8],
+    kind: &str,
+    expect: Expect<'_>,
+    allow_empty: bool,
+    known_relationships: &[&str],
 ) -> Result<Attributes, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return if allow_empty {
@@ -248,16 +334,20 @@ pub fn read_resource(
             .at("/data/id"));
         }
     }
-    match data.remove("relationships") {
-        None => {}
-        Some(Value::Object(relationships)) if relationships.is_empty() => {}
+    let relationships = match data.remove("relationships") {
+        None => Map::new(),
         Some(Value::Object(relationships)) => {
-            let name = relationships.keys().next().cloned().unwrap_or_default();
-            return Err(ApiError::bad_request(
-                "unknown_relationship",
-                format!("unknown relationship `{name}`"),
-            )
-            .at(format!("/data/relationships/{name}")));
+            if let Some(name) = relationships
+                .keys()
+                .find(|k| !known_relationships.contains(&k.as_str()))
+            {
+                return Err(ApiError::bad_request(
+                    "unknown_relationship",
+                    format!("unknown relationship `{name}`"),
+                )
+                .at(format!("/data/relationships/{name}")));
+            }
+            relationships
         }
         Some(_) => {
             return Err(ApiError::bad_request(
@@ -266,10 +356,16 @@ pub fn read_resource(
             )
             .at("/data/relationships"));
         }
-    }
+    };
     match data.remove("attributes") {
-        None => Ok(Attributes::default()),
-        Some(Value::Object(members)) => Ok(Attributes { members }),
+        None => Ok(Attributes {
+            members: Map::new(),
+            relationships,
+        }),
+        Some(Value::Object(members)) => Ok(Attributes {
+            members,
+            relationships,
+        }),
         Some(_) => Err(
             ApiError::bad_request("invalid_document", "`attributes` must be an object")
                 .at("/data/attributes"),

@@ -14,6 +14,8 @@ pub mod middleware;
 mod oauth;
 mod permissions;
 mod query;
+mod role_permissions;
+mod roles;
 pub mod routes;
 mod signing_keys;
 pub mod state;

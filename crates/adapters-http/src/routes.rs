@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, Route, web};
 use portcullis_ports::store::UnitOfWork;
 
 use crate::error::ApiError;
-use crate::{health, oauth, permissions, signing_keys, users};
+use crate::{health, oauth, permissions, role_permissions, roles, signing_keys, users};
 
 fn not_allowed(allow: &'static str) -> Route {
     web::route().to(move || async move {
@@ -90,6 +90,31 @@ pub fn configure<U: UnitOfWork>(cfg: &mut web::ServiceConfig) {
             .route(web::patch().to(permissions::update::<U>))
             .route(web::delete().to(permissions::delete::<U>))
             .default_service(not_allowed("GET, PATCH, DELETE")),
+    )
+    .service(
+        web::resource("/api/roles")
+            .route(web::get().to(roles::list::<U>))
+            .route(web::post().to(roles::create::<U>))
+            .default_service(not_allowed("GET, POST")),
+    )
+    .service(
+        web::resource("/api/roles/{id}")
+            .route(web::get().to(roles::get::<U>))
+            .route(web::patch().to(roles::update::<U>))
+            .route(web::delete().to(roles::delete::<U>))
+            .default_service(not_allowed("GET, PATCH, DELETE")),
+    )
+    .service(
+        web::resource("/api/role-permissions")
+            .route(web::get().to(role_permissions::list::<U>))
+            .route(web::post().to(role_permissions::create::<U>))
+            .default_service(not_allowed("GET, POST")),
+    )
+    .service(
+        web::resource("/api/role-permissions/{id}")
+            .route(web::get().to(role_permissions::get::<U>))
+            .route(web::delete().to(role_permissions::delete::<U>))
+            .default_service(not_allowed("GET, DELETE")),
     )
     .default_service(web::to(|| async {
         Err::<HttpResponse, _>(ApiError::not_found("no route matches this path"))

@@ -5,6 +5,8 @@ use std::sync::Arc;
 use portcullis_application::environments::EnvironmentService;
 use portcullis_application::keys::KeyCache;
 use portcullis_application::permissions::PermissionService;
+use portcullis_application::role_permissions::RolePermissionService;
+use portcullis_application::roles::RoleService;
 use portcullis_application::signing_keys::SigningKeyService;
 use portcullis_application::tokens::TokenService;
 use portcullis_application::users::UserService;
@@ -23,6 +25,10 @@ pub struct AppState<U> {
     pub signing_keys: Arc<SigningKeyService<U>>,
     /// The permissions collection.
     pub permissions: Arc<PermissionService<U>>,
+    /// The roles collection.
+    pub roles: Arc<RoleService<U>>,
+    /// The role-permissions collection.
+    pub role_permissions: Arc<RolePermissionService<U>>,
     /// The store, for the readiness probe.
     pub store: Arc<U>,
     /// The base domain under which `SLUG.<base>` selects environment `SLUG`.

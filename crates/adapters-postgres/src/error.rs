@@ -10,7 +10,7 @@ use crate::Backend;
 /// Every unique constraint that means a domain conflict: its name (as the
 /// migrations spell it on both backends), the column list SQLite reports for
 /// it, and the conflict.
-const UNIQUES: [(&str, &str, Unique); 8] = [
+const UNIQUES: [(&str, &str, Unique); 10] = [
     (
         "environments_slug_key",
         "environments.slug",
@@ -50,6 +50,16 @@ const UNIQUES: [(&str, &str, Unique); 8] = [
         "permissions_environment_id_name_key",
         "permissions.environment_id, permissions.name",
         Unique::PermissionName,
+    ),
+    (
+        "roles_environment_id_name_key",
+        "roles.environment_id, roles.name",
+        Unique::RoleName,
+    ),
+    (
+        "role_permissions_role_id_permission_id_key",
+        "role_permissions.role_id, role_permissions.permission_id",
+        Unique::RolePermission,
     ),
 ];
 

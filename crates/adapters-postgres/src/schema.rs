@@ -176,6 +176,40 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Roles an environment defines.
+    roles (id) {
+        /// ULID.
+        id -> Text,
+        /// Owning environment.
+        environment_id -> Text,
+        /// Name, unique per environment.
+        name -> Text,
+        /// What the role is for.
+        description -> Text,
+        /// Creation time (UTC).
+        created_at -> Timestamp,
+        /// Last update time (UTC).
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Permissions granted to roles.
+    role_permissions (id) {
+        /// ULID.
+        id -> Text,
+        /// Environment of the role and the permission.
+        environment_id -> Text,
+        /// The role.
+        role_id -> Text,
+        /// The permission.
+        permission_id -> Text,
+        /// Creation time (UTC).
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     /// The audit trail.
     events (id) {
         /// ULID (its order is the order of occurrence).
@@ -205,6 +239,9 @@ diesel::joinable!(client_grants -> clients (client_id));
 diesel::joinable!(client_grants -> resource_servers (resource_server_id));
 diesel::joinable!(signing_keys -> environments (environment_id));
 diesel::joinable!(permissions -> environments (environment_id));
+diesel::joinable!(roles -> environments (environment_id));
+diesel::joinable!(role_permissions -> roles (role_id));
+diesel::joinable!(role_permissions -> permissions (permission_id));
 diesel::joinable!(events -> environments (environment_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -216,5 +253,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     client_grants,
     signing_keys,
     permissions,
+    roles,
+    role_permissions,
     events,
 );

@@ -15,6 +15,8 @@ use portcullis_application::Ports;
 use portcullis_application::environments::{BootstrapCredentials, EnvironmentService};
 use portcullis_application::keys::KeyCache;
 use portcullis_application::permissions::PermissionService;
+use portcullis_application::role_permissions::RolePermissionService;
+use portcullis_application::roles::RoleService;
 use portcullis_application::signing_keys::SigningKeyService;
 use portcullis_application::tokens::TokenService;
 use portcullis_application::users::UserService;
@@ -175,6 +177,8 @@ pub fn wire(
         keys: Arc::clone(&keys),
         users: Arc::new(UserService::new(ports.clone())),
         permissions: Arc::new(PermissionService::new(ports.clone())),
+        roles: Arc::new(RoleService::new(ports.clone())),
+        role_permissions: Arc::new(RolePermissionService::new(ports.clone())),
         signing_keys: Arc::new(SigningKeyService::new(ports, keys)),
         store: Arc::clone(&store),
         base_domain: settings.server.base_domain.clone(),

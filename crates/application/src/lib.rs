@@ -14,6 +14,8 @@ pub mod keys;
 pub mod permissions;
 pub mod principal;
 pub mod representation;
+pub mod role_permissions;
+pub mod roles;
 pub mod signing_keys;
 pub mod tokens;
 pub mod users;

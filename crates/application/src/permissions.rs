@@ -4,8 +4,7 @@
 
 use portcullis_domain::PermissionId;
 use portcullis_domain::access::{
-    Description, DescriptionError, Permission, PermissionChanges, PermissionName,
-    PermissionNameError,
+    Description, Permission, PermissionChanges, PermissionName, PermissionNameError,
 };
 use portcullis_ports::store::{StoreError, Unique, UnitOfWork};
 
@@ -14,6 +13,7 @@ use crate::paging::{Page, PageParams};
 use crate::principal::Actor;
 use crate::representation;
 pub use crate::validation::FieldViolation;
+use crate::validation::parse_description;
 
 /// A new permission as the caller sent it; values are checked by the service.
 #[derive(Debug, Clone, Default)]
@@ -79,18 +79,6 @@ fn parse_name(raw: &str, violations: &mut Vec<FieldViolation>) -> Option<Permiss
     PermissionName::parse(raw)
         .map_err(|e: PermissionNameError| {
             violations.push(FieldViolation::new("name", "invalid_name", e));
-        })
-        .ok()
-}
-
-fn parse_description(raw: &str, violations: &mut Vec<FieldViolation>) -> Option<Description> {
-    Description::parse(raw)
-        .map_err(|e| {
-            let code = match e {
-                DescriptionError::TooLong => "description_too_long",
-                DescriptionError::ControlCharacter => "invalid_description",
-            };
-            violations.push(FieldViolation::new("description", code, e));
         })
         .ok()
 }

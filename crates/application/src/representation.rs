@@ -4,10 +4,11 @@
 //! function here ever reads a secret.
 
 use portcullis_domain::Timestamp;
-use portcullis_domain::access::Permission;
+use portcullis_domain::access::{Permission, RolePermission};
 use portcullis_domain::oauth::{Client, ClientGrant, ResourceServer, Scope};
 use portcullis_domain::signing_key::{ALGORITHM, SigningKey};
 use portcullis_domain::user::User;
+use portcullis_ports::store::CountedRole;
 use serde_json::{Map, Value, json};
 
 fn rfc3339(at: Timestamp) -> Value {
@@ -55,6 +56,40 @@ pub fn permission(permission: &Permission) -> Value {
             "description": permission.description.as_str(),
             "created_at": rfc3339(permission.created_at),
             "updated_at": rfc3339(permission.updated_at),
+        }
+    })
+}
+
+/// `role`, with its counts.
+#[must_use]
+pub fn role(counted: &CountedRole) -> Value {
+    let role = &counted.role;
+    json!({
+        "type": "role",
+        "id": role.id.to_string(),
+        "attributes": {
+            "name": role.name.as_str(),
+            "description": role.description.as_str(),
+            "user_count": counted.user_count,
+            "permission_count": counted.permission_count,
+            "created_at": rfc3339(role.created_at),
+            "updated_at": rfc3339(role.updated_at),
+        }
+    })
+}
+
+/// `role_permission`: a join shown through its relationships.
+#[must_use]
+pub fn role_permission(join: &RolePermission) -> Value {
+    json!({
+        "type": "role_permission",
+        "id": join.id.to_string(),
+        "attributes": {
+            "created_at": rfc3339(join.created_at),
+        },
+        "relationships": {
+            "role": to_one("role", join.role_id),
+            "permission": to_one("permission", join.permission_id),
         }
     })
 }

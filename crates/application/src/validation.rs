@@ -21,3 +21,20 @@ impl FieldViolation {
         }
     }
 }
+
+/// Parses a `description` attribute, recording a violation when it breaks a rule.
+pub(crate) fn parse_description(
+    raw: &str,
+    violations: &mut Vec<FieldViolation>,
+) -> Option<portcullis_domain::access::Description> {
+    use portcullis_domain::access::{Description, DescriptionError};
+    Description::parse(raw)
+        .map_err(|e| {
+            let code = match e {
+                DescriptionError::TooLong => "description_too_long",
+                DescriptionError::ControlCharacter => "invalid_description",
+            };
+            violations.push(FieldViolation::new("description", code, e));
+        })
+        .ok()
+}

@@ -2,7 +2,7 @@
 //! which roles and users are later granted. Value objects parse their input
 //! once, so that a `Permission` can only hold valid data.
 
-use crate::{EnvironmentId, PermissionId, Timestamp};
+use crate::{EnvironmentId, PermissionId, RoleId, RolePermissionId, Timestamp};
 
 /// A permission name: trimmed, 1 to 100 characters, no whitespace or
 /// control characters. Its case is kept (and matters for uniqueness).
@@ -177,6 +177,163 @@ impl Permission {
     }
 }
 
+/// A role name: trimmed, 1 to 100 characters, no control characters (inner
+/// spaces are allowed: `Report Readers`). Its case is kept.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RoleName(String);
+
+/// Why a text cannot be a [`RoleName`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RoleNameError {
+    /// Empty after trimming.
+    #[error("name is empty")]
+    Empty,
+    /// Over 100 characters.
+    #[error("name is longer than 100 characters")]
+    TooLong,
+    /// Holds a control character.
+    #[error("name contains a control character")]
+    ControlCharacter,
+}
+
+impl RoleName {
+    /// Largest accepted length in characters.
+    pub const MAX_CHARS: usize = 100;
+
+    /// Parses a name, trimming surrounding whitespace.
+    ///
+    /// # Errors
+    /// [`RoleNameError`] for an empty or over-long name, or one with control characters.
+    pub fn parse(raw: &str) -> Result<Self, RoleNameError> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            return Err(RoleNameError::Empty);
+        }
+        if trimmed.chars().count() > Self::MAX_CHARS {
+            return Err(RoleNameError::TooLong);
+        }
+        if trimmed.chars().any(char::is_control) {
+            return Err(RoleNameError::ControlCharacter);
+        }
+        Ok(Self(trimmed.to_owned()))
+    }
+
+    /// The name as text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A role of an environment: a named set of permissions given to users.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Role {
+    /// Identity.
+    pub id: RoleId,
+    /// The environment it belongs to.
+    pub environment_id: EnvironmentId,
+    /// Name, unique per environment.
+    pub name: RoleName,
+    /// What the role is for.
+    pub description: Description,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Last update time.
+    pub updated_at: Timestamp,
+}
+
+/// A stored role whose timestamps contradict each other.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("role {0} was updated before it was created")]
+pub struct RoleStateError(pub RoleId);
+
+/// A partial update of a role; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default)]
+pub struct RoleChanges {
+    /// New name.
+    pub name: Option<RoleName>,
+    /// New description.
+    pub description: Option<Description>,
+}
+
+impl Role {
+    /// Defines a new role. `id` and `now` come from the id source and the clock.
+    #[must_use]
+    pub fn define(
+        id: RoleId,
+        environment_id: EnvironmentId,
+        name: RoleName,
+        description: Description,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            id,
+            environment_id,
+            name,
+            description,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// Rebuilds a stored role, re-checking its invariants.
+    ///
+    /// # Errors
+    /// [`RoleStateError`] when `updated_at` precedes `created_at`.
+    pub fn from_parts(parts: Self) -> Result<Self, RoleStateError> {
+        if parts.updated_at < parts.created_at {
+            return Err(RoleStateError(parts.id));
+        }
+        Ok(parts)
+    }
+
+    /// Applies a partial update.
+    pub fn apply(&mut self, changes: RoleChanges, now: Timestamp) {
+        if let Some(name) = changes.name {
+            self.name = name;
+        }
+        if let Some(description) = changes.description {
+            self.description = description;
+        }
+        self.updated_at = now.max(self.created_at);
+    }
+}
+
+/// A permission granted to a role (a join; immutable once created).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RolePermission {
+    /// Identity.
+    pub id: RolePermissionId,
+    /// The environment of the role and the permission.
+    pub environment_id: EnvironmentId,
+    /// The role.
+    pub role_id: RoleId,
+    /// The permission granted to it.
+    pub permission_id: PermissionId,
+    /// Creation time.
+    pub created_at: Timestamp,
+}
+
+impl RolePermission {
+    /// Grants `permission_id` to `role_id`, both of `environment_id`.
+    #[must_use]
+    pub fn grant(
+        id: RolePermissionId,
+        environment_id: EnvironmentId,
+        role_id: RoleId,
+        permission_id: PermissionId,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            id,
+            environment_id,
+            role_id,
+            permission_id,
+            created_at: now,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,5 +420,64 @@ mod tests {
         assert!(Permission::from_parts(parts.clone()).is_ok());
         parts.updated_at = at(500);
         assert!(Permission::from_parts(parts).is_err());
+    }
+    #[test]
+    fn role_names_allow_inner_spaces_but_no_control_characters() {
+        assert_eq!(
+            RoleName::parse("  Report Readers ").unwrap().as_str(),
+            "Report Readers"
+        );
+        assert!(RoleName::parse(&"a".repeat(100)).is_ok());
+        assert_eq!(RoleName::parse(" \t "), Err(RoleNameError::Empty));
+        assert_eq!(
+            RoleName::parse(&"a".repeat(101)),
+            Err(RoleNameError::TooLong)
+        );
+        assert_eq!(
+            RoleName::parse("a\u{0}b"),
+            Err(RoleNameError::ControlCharacter)
+        );
+    }
+
+    #[test]
+    fn role_changes_apply_and_stored_roles_are_checked() {
+        let mut role = Role::define(
+            RoleId::from_ulid(Ulid::nil()),
+            EnvironmentId::from_ulid(Ulid::nil()),
+            RoleName::parse("admin").unwrap(),
+            Description::empty(),
+            at(1_000),
+        );
+        role.apply(
+            RoleChanges {
+                name: Some(RoleName::parse("Admins").unwrap()),
+                ..RoleChanges::default()
+            },
+            at(2_000),
+        );
+        assert_eq!(role.name.as_str(), "Admins");
+        assert_eq!(role.updated_at, at(2_000));
+        role.apply(RoleChanges::default(), at(10));
+        assert_eq!(role.updated_at, at(1_000));
+        assert!(Role::from_parts(role.clone()).is_ok());
+        role.updated_at = at(500);
+        assert_eq!(Role::from_parts(role.clone()), Err(RoleStateError(role.id)));
+    }
+
+    #[test]
+    fn a_grant_keeps_its_pair_and_time() {
+        let grant = RolePermission::grant(
+            RolePermissionId::from_ulid(Ulid::nil()),
+            EnvironmentId::from_ulid(Ulid::nil()),
+            RoleId::from_ulid(Ulid::from_parts(1, 1)),
+            PermissionId::from_ulid(Ulid::from_parts(2, 2)),
+            at(5),
+        );
+        assert_eq!(grant.role_id, RoleId::from_ulid(Ulid::from_parts(1, 1)));
+        assert_eq!(
+            grant.permission_id,
+            PermissionId::from_ulid(Ulid::from_parts(2, 2))
+        );
+        assert_eq!(grant.created_at, at(5));
     }
 }

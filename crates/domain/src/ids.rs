@@ -69,6 +69,10 @@ typed_id! {
     EventId,
     /// Identifies a permission.
     PermissionId,
+    /// Identifies a role.
+    RoleId,
+    /// Identifies a role-permission join.
+    RolePermissionId,
 }
 
 #[cfg(test)]

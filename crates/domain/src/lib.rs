@@ -29,6 +29,6 @@ pub mod user;
 
 pub use ids::{
     ClientGrantId, ClientId, EnvironmentId, EventId, IdError, PermissionId, ResourceServerId,
-    ScopeId, SigningKeyId, UserId,
+    RoleId, RolePermissionId, ScopeId, SigningKeyId, UserId,
 };
 pub use time::{Timestamp, TimestampError};

@@ -4,14 +4,15 @@
 //! locks are held. Only the unit of work itself is async.
 
 use async_trait::async_trait;
-use portcullis_domain::access::Permission;
+use portcullis_domain::access::{Permission, Role, RolePermission};
 use portcullis_domain::environment::Environment;
 use portcullis_domain::event::AuditEvent;
 use portcullis_domain::oauth::{Client, ClientGrant, ResourceServer, Scope};
 use portcullis_domain::signing_key::SigningKey;
 use portcullis_domain::user::User;
 use portcullis_domain::{
-    ClientId, EnvironmentId, PermissionId, ResourceServerId, SigningKeyId, UserId,
+    ClientId, EnvironmentId, PermissionId, ResourceServerId, RoleId, RolePermissionId,
+    SigningKeyId, UserId,
 };
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -35,6 +36,10 @@ pub enum Unique {
     SigningKeyKid,
     /// Permission name within an environment.
     PermissionName,
+    /// Role name within an environment.
+    RoleName,
+    /// One join per role and permission.
+    RolePermission,
 }
 
 /// What a store can fail with; diesel-free.
@@ -341,6 +346,104 @@ pub trait PermissionRepo {
     ) -> Result<Vec<Permission>, StoreError>;
 }
 
+/// A role with the counts its `GET` shows, read in the same query as the row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CountedRole {
+    /// The role.
+    pub role: Role,
+    /// Users holding the role (0 until user-roles exist).
+    pub user_count: u64,
+    /// Permissions granted to the role.
+    pub permission_count: u64,
+}
+
+/// Roles.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait RoleRepo {
+    /// Inserts a role.
+    ///
+    /// # Errors
+    /// MUST return `StoreError::Conflict(Unique::RoleName)` if the environment has the name.
+    fn insert_role(&mut self, role: &Role) -> Result<(), StoreError>;
+    /// Replaces every mutable field of a stored role.
+    ///
+    /// # Errors
+    /// MUST return `StoreError::Conflict(Unique::RoleName)` on a taken name and
+    /// `StoreError::NotFound` if the role does not exist.
+    fn update_role(&mut self, role: &Role) -> Result<(), StoreError>;
+    /// Deletes a role and (by cascade) its joins; returns whether it existed.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn delete_role(&mut self, environment: EnvironmentId, id: RoleId) -> Result<bool, StoreError>;
+    /// Finds a role of an environment with its counts.
+    ///
+    /// # Errors
+    /// Backend failures; `Corrupt` for rows that break invariants.
+    fn find_role(
+        &mut self,
+        environment: EnvironmentId,
+        id: RoleId,
+    ) -> Result<Option<CountedRole>, StoreError>;
+    /// One page of roles with their counts, in id order.
+    ///
+    /// # Errors
+    /// Backend failures; `Corrupt` for rows that break invariants.
+    fn list_roles(
+        &mut self,
+        environment: EnvironmentId,
+        page: &Keyset,
+    ) -> Result<Vec<CountedRole>, StoreError>;
+}
+
+/// Filters and page of a role-permission listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RolePermissionQuery {
+    /// Only the joins of this role.
+    pub role: Option<RoleId>,
+    /// Only the joins of this permission.
+    pub permission: Option<PermissionId>,
+    /// The keyset page (id order).
+    pub page: Keyset,
+}
+
+/// Permissions granted to roles.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait RolePermissionRepo {
+    /// Inserts a join.
+    ///
+    /// # Errors
+    /// MUST return `StoreError::Conflict(Unique::RolePermission)` if the pair exists.
+    fn insert_role_permission(&mut self, join: &RolePermission) -> Result<(), StoreError>;
+    /// Deletes a join; returns whether it existed.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn delete_role_permission(
+        &mut self,
+        environment: EnvironmentId,
+        id: RolePermissionId,
+    ) -> Result<bool, StoreError>;
+    /// Finds a join of an environment.
+    ///
+    /// # Errors
+    /// Backend failures; `Corrupt` for rows that break invariants.
+    fn find_role_permission(
+        &mut self,
+        environment: EnvironmentId,
+        id: RolePermissionId,
+    ) -> Result<Option<RolePermission>, StoreError>;
+    /// One page of joins in id order.
+    ///
+    /// # Errors
+    /// Backend failures; `Corrupt` for rows that break invariants.
+    fn list_role_permissions(
+        &mut self,
+        environment: EnvironmentId,
+        query: &RolePermissionQuery,
+    ) -> Result<Vec<RolePermission>, StoreError>;
+}
+
 /// The audit trail.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 pub trait EventRepo {
@@ -360,6 +463,8 @@ pub trait Tx:
     + ClientGrantRepo
     + SigningKeyRepo
     + PermissionRepo
+    + RoleRepo
+    + RolePermissionRepo
     + EventRepo
 {
 }
@@ -372,6 +477,8 @@ impl<T> Tx for T where
         + ClientGrantRepo
         + SigningKeyRepo
         + PermissionRepo
+        + RoleRepo
+        + RolePermissionRepo
         + EventRepo
 {
 }

@@ -5,19 +5,21 @@
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use portcullis_domain::access::Permission;
+use portcullis_domain::access::{Permission, Role, RolePermission};
 use portcullis_domain::environment::Environment;
 use portcullis_domain::event::AuditEvent;
 use portcullis_domain::oauth::{Client, ClientGrant, ResourceServer, Scope};
 use portcullis_domain::signing_key::SigningKey;
 use portcullis_domain::user::User;
 use portcullis_domain::{
-    ClientId, EnvironmentId, PermissionId, ResourceServerId, SigningKeyId, UserId,
+    ClientId, EnvironmentId, PermissionId, ResourceServerId, RoleId, RolePermissionId,
+    SigningKeyId, UserId,
 };
 
 use crate::store::{
-    ClientGrantRepo, ClientRepo, EnvironmentRepo, EventRepo, Keyset, PermissionRepo,
-    ResourceServerRepo, SigningKeyRepo, StoreError, Tx, UnitOfWork, UserQuery, UserRepo,
+    ClientGrantRepo, ClientRepo, CountedRole, EnvironmentRepo, EventRepo, Keyset, PermissionRepo,
+    ResourceServerRepo, RolePermissionQuery, RolePermissionRepo, RoleRepo, SigningKeyRepo,
+    StoreError, Tx, UnitOfWork, UserQuery, UserRepo,
 };
 
 mockall::mock! {
@@ -65,6 +67,19 @@ mockall::mock! {
         fn delete_permission(&mut self, environment: EnvironmentId, id: PermissionId) -> Result<bool, StoreError>;
         fn find_permission(&mut self, environment: EnvironmentId, id: PermissionId) -> Result<Option<Permission>, StoreError>;
         fn list_permissions(&mut self, environment: EnvironmentId, page: &Keyset) -> Result<Vec<Permission>, StoreError>;
+    }
+    impl RoleRepo for Tx {
+        fn insert_role(&mut self, role: &Role) -> Result<(), StoreError>;
+        fn update_role(&mut self, role: &Role) -> Result<(), StoreError>;
+        fn delete_role(&mut self, environment: EnvironmentId, id: RoleId) -> Result<bool, StoreError>;
+        fn find_role(&mut self, environment: EnvironmentId, id: RoleId) -> Result<Option<CountedRole>, StoreError>;
+        fn list_roles(&mut self, environment: EnvironmentId, page: &Keyset) -> Result<Vec<CountedRole>, StoreError>;
+    }
+    impl RolePermissionRepo for Tx {
+        fn insert_role_permission(&mut self, join: &RolePermission) -> Result<(), StoreError>;
+        fn delete_role_permission(&mut self, environment: EnvironmentId, id: RolePermissionId) -> Result<bool, StoreError>;
+        fn find_role_permission(&mut self, environment: EnvironmentId, id: RolePermissionId) -> Result<Option<RolePermission>, StoreError>;
+        fn list_role_permissions(&mut self, environment: EnvironmentId, query: &RolePermissionQuery) -> Result<Vec<RolePermission>, StoreError>;
     }
     impl EventRepo for Tx {
         fn append_event(&mut self, event: &AuditEvent) -> Result<(), StoreError>;

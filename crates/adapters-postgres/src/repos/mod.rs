@@ -8,6 +8,8 @@ mod environments;
 mod events;
 mod permissions;
 mod resource_servers;
+mod role_permissions;
+mod roles;
 mod signing_keys;
 mod users;
 

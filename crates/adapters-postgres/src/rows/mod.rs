@@ -9,6 +9,8 @@ pub(crate) mod environment;
 pub(crate) mod event;
 pub(crate) mod permission;
 pub(crate) mod resource_server;
+pub(crate) mod role;
+pub(crate) mod role_permission;
 pub(crate) mod scope;
 pub(crate) mod signing_key;
 pub(crate) mod user;

@@ -7,11 +7,11 @@ use diesel::sql_types::{BigInt, Text};
 use diesel::{PgConnection, SqliteConnection};
 use portcullis_adapters_postgres::Backend;
 use portcullis_adapters_postgres::testing::TestDatabase;
-use portcullis_domain::access::{Description, Permission, PermissionName};
+use portcullis_domain::access::{Description, Permission, PermissionName, Role, RoleName};
 use portcullis_domain::environment::{Environment, Slug};
 use portcullis_domain::signing_key::{EncryptedPrivateKey, KeyStatus, SigningKey};
 use portcullis_domain::user::{Email, Metadata, NewUser, PasswordHash, PersonName, User};
-use portcullis_domain::{EnvironmentId, PermissionId, SigningKeyId, Timestamp, UserId};
+use portcullis_domain::{EnvironmentId, PermissionId, RoleId, SigningKeyId, Timestamp, UserId};
 use ulid::Ulid;
 
 /// Defines `mod $name` with one `#[tokio::test]` per backend, both running
@@ -106,6 +106,17 @@ pub(crate) fn permission(env: &Environment, n: u64, name: &str) -> Permission {
         PermissionName::parse(name).unwrap(),
         Description::parse(&format!("Permission {n}\nsecond line")).unwrap(),
         at(i64::try_from(n).unwrap() * 1_000 + 654_321),
+    )
+}
+
+/// Role `n` of `env`.
+pub(crate) fn role(env: &Environment, n: u64, name: &str) -> Role {
+    Role::define(
+        RoleId::from_ulid(ulid(n)),
+        env.id,
+        RoleName::parse(name).unwrap(),
+        Description::parse(&format!("Role {n}\nsecond line")).unwrap(),
+        at(i64::try_from(n).unwrap() * 1_000 + 123_456),
     )
 }
 

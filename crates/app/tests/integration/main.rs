@@ -9,6 +9,8 @@ mod environments;
 mod errors;
 mod outage;
 mod permissions;
+mod role_permissions;
+mod roles;
 mod signing_keys;
 mod tokens;
 mod users;

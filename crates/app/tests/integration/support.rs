@@ -189,6 +189,33 @@ impl TestApp {
         body["data"].clone()
     }
 
+    /// Creates a role and returns its resource object.
+    pub async fn create_role(&self, token: &str, name: &str) -> Value {
+        let response = self
+            .post(
+                "/api/roles",
+                token,
+                &json!({"data": {"type": "role", "attributes": {"name": name}}}),
+            )
+            .await;
+        assert_eq!(response.status(), 201, "create role {name}");
+        let body: Value = response.json().await.expect("json");
+        body["data"].clone()
+    }
+
+    /// Grants a permission to a role; returns the raw response.
+    pub async fn grant(&self, token: &str, role: &str, permission: &str) -> reqwest::Response {
+        self.post(
+            "/api/role-permissions",
+            token,
+            &json!({"data": {"type": "role_permission", "attributes": {}, "relationships": {
+                "role": {"data": {"type": "role", "id": role}},
+                "permission": {"data": {"type": "permission", "id": permission}}
+            }}}),
+        )
+        .await
+    }
+
     /// Creates a user and returns its resource object.
     pub async fn create_user(&self, token: &str, email: &str) -> Value {
         let response = self

@@ -1,0 +1,2 @@
+DROP TABLE role_permissions;
+DROP TABLE roles;
