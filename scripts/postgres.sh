@@ -12,7 +12,9 @@ if [[ -n "${DATABASE_URL:-}" ]]; then
   exit 0
 fi
 
-local_url="postgres://postgres@127.0.0.1:5432/postgres"
+# TLS is pointless on loopback, and libpq's OpenSSL set-up would register an
+# exit-time cleanup that races test servers' threads at process exit.
+local_url="postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 if command -v psql >/dev/null 2>&1 && psql "$local_url" -Atqc 'select 1' >/dev/null 2>&1; then
   echo "export DATABASE_URL='$local_url'"
   exit 0
@@ -21,7 +23,7 @@ fi
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 pgdata="$root/target/pgdata"
 port=54329
-private_url="postgres://postgres@127.0.0.1:$port/postgres"
+private_url="postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
 
 find_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
 bin=$(find_bin)

@@ -38,6 +38,15 @@ pub use jwt::JoseJwtKeys;
 pub use password::BcryptHasher;
 pub use secrets::RandomSecrets;
 
+/// Initialises OpenSSL without its exit-time cleanup. Call it first thing in
+/// a process, before anything else (libpq's TLS, for one) initialises OpenSSL
+/// with the cleanup registered: that cleanup frees OpenSSL's global state
+/// while threads of a stopping server may still use it, which corrupts the
+/// heap at exit.
+pub fn init() {
+    openssl::init();
+}
+
 use rand::{RngCore as _, TryRngCore as _};
 
 /// `N` bytes from the operating system's CSPRNG.

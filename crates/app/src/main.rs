@@ -29,6 +29,7 @@ fn init_logging(settings: &Settings, serving: bool) {
 }
 
 fn main() -> std::process::ExitCode {
+    portcullis_adapters_crypto::init();
     let cli = Cli::parse();
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(settings) => settings,

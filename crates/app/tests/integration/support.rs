@@ -35,6 +35,7 @@ pub struct TestApp {
 }
 
 pub async fn spawn_app(store: Store) -> TestApp {
+    portcullis_adapters_crypto::init();
     let db = match store {
         Store::Postgres => TestDatabase::postgres(),
         Store::Sqlite => TestDatabase::sqlite(),
