@@ -12,6 +12,7 @@ use portcullis_adapters_crypto::{
 use portcullis_adapters_http::AppState;
 use portcullis_adapters_postgres::{DieselStore, StoreConfig};
 use portcullis_application::Ports;
+use portcullis_application::client_memo::ClientMemo;
 use portcullis_application::environments::{BootstrapCredentials, EnvironmentService};
 use portcullis_application::keys::KeyCache;
 use portcullis_application::permissions::PermissionService;
@@ -166,13 +167,14 @@ pub fn wire(
         ports.clone(),
         settings.security.key_cache_ttl_seconds,
     ));
+    let clients = Arc::new(ClientMemo::new(settings.security.client_cache_ttl_seconds));
     let state = AppState {
         environments: Arc::new(EnvironmentService::new(ports.clone(), issuers)),
         tokens: Arc::new(TokenService::new(
             ports.clone(),
             Arc::clone(&keys),
             settings.security.token_leeway_seconds,
-            settings.security.client_cache_ttl_seconds,
+            Arc::clone(&clients),
         )),
         keys: Arc::clone(&keys),
         users: Arc::new(UserService::new(ports.clone())),

@@ -6,7 +6,6 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
 use portcullis_domain::EnvironmentId;
-use portcullis_domain::Timestamp;
 use portcullis_domain::oauth::{
     Client, ClientGrant, GrantType, ResourceServer, ScopeNotGranted, TokenFormat,
 };
@@ -16,6 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value, json};
 
 use crate::Ports;
+use crate::client_memo::{ClientMemo, ClientTarget};
 use crate::environments::ResolvedEnvironment;
 use crate::keys::{EnvironmentKeys, KeyCache, KeyCacheError};
 use crate::principal::Principal;
@@ -93,23 +93,8 @@ pub struct TokenService<U> {
     keys: Arc<KeyCache<U>>,
     leeway_seconds: i64,
     verified: RwLock<HashMap<(EnvironmentId, Box<str>), Verified>>,
-    client_ttl_seconds: i64,
-    grants: RwLock<HashMap<GrantKey, Arc<CachedGrant>>>,
+    clients: Arc<ClientMemo>,
 }
-
-/// (environment, public client id, audience).
-type GrantKey = (EnvironmentId, Box<str>, Box<str>);
-
-/// A client with its resource server and grant, as read for a token request.
-struct CachedGrant {
-    client: Client,
-    server: ResourceServer,
-    grant: ClientGrant,
-    loaded_at: Timestamp,
-}
-
-/// Client grants remembered at most; the memo is emptied when full.
-const GRANT_CAPACITY: usize = 10_000;
 
 /// A token whose signature and claims were checked, with the key set it was
 /// checked against: when that set is replaced (a key changed, or the cache
@@ -138,33 +123,29 @@ const DECOY_DIGEST: &str = "0000000000000000000000000000000000000000000000000000
 impl<U: UnitOfWork> TokenService<U> {
     /// A service verifying `exp` with `leeway_seconds` of tolerance.
     ///
-    /// A client found with its grant is remembered for `client_ttl_seconds`
-    /// (0 disables this), so that issuing a token reads no store on the hot
-    /// path; its secret is still checked on every request. Changes made
-    /// through this process must call [`TokenService::forget_clients`].
+    /// A client found with its grant is remembered in `clients`, so that
+    /// issuing a token reads no store on the hot path; its secret is still
+    /// checked on every request. Use cases that change clients, grants,
+    /// resource servers or scopes share the memo and call
+    /// [`ClientMemo::forget`].
     pub fn new(
         ports: Ports<U>,
         keys: Arc<KeyCache<U>>,
         leeway_seconds: i64,
-        client_ttl_seconds: i64,
+        clients: Arc<ClientMemo>,
     ) -> Self {
         Self {
             ports,
             keys,
             leeway_seconds,
             verified: RwLock::default(),
-            client_ttl_seconds,
-            grants: RwLock::default(),
+            clients,
         }
     }
 
-    /// Forgets the remembered clients and grants of an environment; every
-    /// change to a client, its secret, a grant or a resource server calls it.
+    /// Forgets the remembered clients and grants of an environment.
     pub fn forget_clients(&self, environment: EnvironmentId) {
-        self.grants
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .retain(|(env, _, _), _| *env != environment);
+        self.clients.forget(environment);
     }
 
     async fn client_and_target(
@@ -173,20 +154,14 @@ impl<U: UnitOfWork> TokenService<U> {
         client_id: &str,
         audience: &str,
     ) -> Result<(Option<Client>, Option<(ResourceServer, ClientGrant)>), StoreError> {
-        let key: GrantKey = (env_id, client_id.into(), audience.into());
         let now = self.ports.clock.now();
-        if let Some(hit) = self
-            .grants
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&key)
-            && hit.loaded_at.plus_seconds(self.client_ttl_seconds) > now
-        {
+        if let Some(hit) = self.clients.get(env_id, client_id, audience, now) {
             return Ok((
                 Some(hit.client.clone()),
                 Some((hit.server.clone(), hit.grant.clone())),
             ));
         }
+        let generation = self.clients.generation();
         let (wanted_client, wanted_audience) = (client_id.to_owned(), audience.to_owned());
         let found = self
             .ports
@@ -203,22 +178,15 @@ impl<U: UnitOfWork> TokenService<U> {
             .await?;
         match found {
             Ok((client, server, grant)) => {
-                if self.client_ttl_seconds > 0 {
-                    let cached = CachedGrant {
+                self.clients.remember(
+                    generation,
+                    ClientTarget {
                         client: client.clone(),
                         server: server.clone(),
                         grant: grant.clone(),
-                        loaded_at: now,
-                    };
-                    let mut grants = self
-                        .grants
-                        .write()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
-                    if grants.len() >= GRANT_CAPACITY {
-                        grants.clear();
-                    }
-                    grants.insert(key, Arc::new(cached));
-                }
+                    },
+                    now,
+                );
                 Ok((Some(client), Some((server, grant))))
             }
             Err(client) => Ok((client, None)),
@@ -541,7 +509,7 @@ mod tests {
     fn service(tx: MockTx, jwt: MockJwtKeys) -> TokenService<InlineUow> {
         let ports = ports_with_jwt(InlineUow::new(tx), jwt);
         let keys = Arc::new(KeyCache::new(ports.clone(), 60));
-        TokenService::new(ports, keys, 30, 60)
+        TokenService::new(ports, keys, 30, Arc::new(ClientMemo::new(60)))
     }
 
     fn request(
@@ -741,7 +709,8 @@ mod tests {
         });
         ports.clock = Arc::new(clock);
         let keys = Arc::new(KeyCache::new(ports.clone(), 3_600));
-        let service = TokenService::new(ports, Arc::clone(&keys), 30, 60);
+        let service =
+            TokenService::new(ports, Arc::clone(&keys), 30, Arc::new(ClientMemo::new(60)));
 
         for _ in 0..3 {
             assert_eq!(
@@ -784,7 +753,7 @@ mod tests {
         let uow = InlineUow::new(store(ClientType::Confidential));
         let ports = ports_with_jwt(uow.clone(), jwt(Arc::default(), Map::new()));
         let keys = Arc::new(KeyCache::new(ports.clone(), 60));
-        let service = TokenService::new(ports, keys, 30, 60);
+        let service = TokenService::new(ports, keys, 30, Arc::new(ClientMemo::new(60)));
         let e = env();
 
         for _ in 0..3 {
