@@ -415,3 +415,27 @@ pub fn collection_response(
         .insert_header((header::CONTENT_TYPE, JSONAPI))
         .body(json!({ "data": resources, "links": links }).to_string())
 }
+
+/// `422 invalid_relationship` pointing at the linkage of relationship `name`.
+pub(crate) fn invalid_relationship(name: &str, detail: String) -> ApiError {
+    ApiError::invalid("invalid_relationship", detail).at(format!("/data/relationships/{name}/data"))
+}
+
+/// A required to-one relationship's id, parsed with `parse`: missing is
+/// `422 relationship_required`, an id `parse` refuses is
+/// `422 invalid_relationship` (no such resource can exist).
+pub(crate) fn required_relationship<T, E>(
+    attributes: &Attributes,
+    name: &str,
+    kind: &str,
+    parse: fn(&str) -> Result<T, E>,
+) -> Result<T, ApiError> {
+    let raw = attributes.relationship(name, kind)?.ok_or_else(|| {
+        ApiError::invalid(
+            "relationship_required",
+            format!("relationship `{name}` is required"),
+        )
+        .at(format!("/data/relationships/{name}"))
+    })?;
+    parse(&raw).map_err(|_| invalid_relationship(name, format!("no {kind} with id `{raw}`")))
+}

@@ -20,6 +20,7 @@ pub mod routes;
 mod signing_keys;
 pub mod state;
 pub mod tenancy;
+mod user_roles;
 mod users;
 
 pub use routes::configure;

@@ -211,6 +211,26 @@ fn decode_cursor(cursor: &str, sort: &str, descending: bool) -> Option<String> {
     (got_sort == sort && direction == expected_direction && !key.is_empty()).then(|| key.to_owned())
 }
 
+/// A filter naming an id; a malformed id is `400` on its parameter.
+pub(crate) fn id_filter<T, E>(
+    query: &ListQuery,
+    name: &str,
+    parse: fn(&str) -> Result<T, E>,
+) -> Result<Option<T>, ApiError> {
+    query
+        .filter(name)
+        .map(|raw| {
+            parse(raw).map_err(|_| {
+                ApiError::bad_request(
+                    "invalid_query_parameter",
+                    format!("filter[{name}] must be an id, not `{raw}`"),
+                )
+                .param(format!("filter[{name}]"))
+            })
+        })
+        .transpose()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

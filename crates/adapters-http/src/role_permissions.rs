@@ -14,17 +14,16 @@ use portcullis_domain::{PermissionId, RoleId, RolePermissionId};
 use portcullis_ports::store::UnitOfWork;
 
 use crate::error::ApiError;
-use crate::jsonapi::{Expect, read_resource_with, resource_response};
-use crate::query::{ListQuery, page_response};
+use crate::jsonapi::{
+    Expect, invalid_relationship, read_resource_with, required_relationship as required,
+    resource_response,
+};
+use crate::query::{ListQuery, id_filter, page_response};
 use crate::state::AppState;
 use crate::tenancy::authenticate;
 
 const KIND: &str = "role_permission";
 const RELATIONSHIPS: [&str; 2] = ["role", "permission"];
-
-fn invalid_relationship(name: &str, detail: String) -> ApiError {
-    ApiError::invalid("invalid_relationship", detail).at(format!("/data/relationships/{name}/data"))
-}
 
 fn role_permission_id(raw: &str) -> Result<RolePermissionId, ApiError> {
     RolePermissionId::parse(raw)
@@ -57,23 +56,6 @@ impl From<RolePermissionLookupError> for ApiError {
             RolePermissionLookupError::Store(store) => store.into(),
         }
     }
-}
-
-/// A required to-one relationship's id, parsed with `parse`.
-fn required<T, E>(
-    attributes: &crate::jsonapi::Attributes,
-    name: &str,
-    kind: &str,
-    parse: fn(&str) -> Result<T, E>,
-) -> Result<T, ApiError> {
-    let raw = attributes.relationship(name, kind)?.ok_or_else(|| {
-        ApiError::invalid(
-            "relationship_required",
-            format!("relationship `{name}` is required"),
-        )
-        .at(format!("/data/relationships/{name}"))
-    })?;
-    parse(&raw).map_err(|_| invalid_relationship(name, format!("no {kind} with id `{raw}`")))
 }
 
 /// `POST /api/role-permissions`.
@@ -120,26 +102,6 @@ pub async fn get<U: UnitOfWork>(
         representation::role_permission(&join),
         &link,
     ))
-}
-
-/// A filter naming an id; a malformed id is `400` on its parameter.
-fn id_filter<T, E>(
-    query: &ListQuery,
-    name: &str,
-    parse: fn(&str) -> Result<T, E>,
-) -> Result<Option<T>, ApiError> {
-    query
-        .filter(name)
-        .map(|raw| {
-            parse(raw).map_err(|_| {
-                ApiError::bad_request(
-                    "invalid_query_parameter",
-                    format!("filter[{name}] must be an id, not `{raw}`"),
-                )
-                .param(format!("filter[{name}]"))
-            })
-        })
-        .transpose()
 }
 
 /// `GET /api/role-permissions`.

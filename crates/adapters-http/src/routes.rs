@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, Route, web};
 use portcullis_ports::store::UnitOfWork;
 
 use crate::error::ApiError;
-use crate::{health, oauth, permissions, role_permissions, roles, signing_keys, users};
+use crate::{health, oauth, permissions, role_permissions, roles, signing_keys, user_roles, users};
 
 fn not_allowed(allow: &'static str) -> Route {
     web::route().to(move || async move {
@@ -114,6 +114,18 @@ pub fn configure<U: UnitOfWork>(cfg: &mut web::ServiceConfig) {
         web::resource("/api/role-permissions/{id}")
             .route(web::get().to(role_permissions::get::<U>))
             .route(web::delete().to(role_permissions::delete::<U>))
+            .default_service(not_allowed("GET, DELETE")),
+    )
+    .service(
+        web::resource("/api/user-roles")
+            .route(web::get().to(user_roles::list::<U>))
+            .route(web::post().to(user_roles::create::<U>))
+            .default_service(not_allowed("GET, POST")),
+    )
+    .service(
+        web::resource("/api/user-roles/{id}")
+            .route(web::get().to(user_roles::get::<U>))
+            .route(web::delete().to(user_roles::delete::<U>))
             .default_service(not_allowed("GET, DELETE")),
     )
     .default_service(web::to(|| async {

@@ -9,6 +9,7 @@ use portcullis_application::role_permissions::RolePermissionService;
 use portcullis_application::roles::RoleService;
 use portcullis_application::signing_keys::SigningKeyService;
 use portcullis_application::tokens::TokenService;
+use portcullis_application::user_roles::UserRoleService;
 use portcullis_application::users::UserService;
 
 /// The services behind the HTTP routes, generic over the store.
@@ -29,6 +30,8 @@ pub struct AppState<U> {
     pub roles: Arc<RoleService<U>>,
     /// The role-permissions collection.
     pub role_permissions: Arc<RolePermissionService<U>>,
+    /// The user-roles collection.
+    pub user_roles: Arc<UserRoleService<U>>,
     /// The store, for the readiness probe.
     pub store: Arc<U>,
     /// The base domain under which `SLUG.<base>` selects environment `SLUG`.

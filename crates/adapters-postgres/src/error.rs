@@ -10,7 +10,7 @@ use crate::Backend;
 /// Every unique constraint that means a domain conflict: its name (as the
 /// migrations spell it on both backends), the column list SQLite reports for
 /// it, and the conflict.
-const UNIQUES: [(&str, &str, Unique); 10] = [
+const UNIQUES: [(&str, &str, Unique); 11] = [
     (
         "environments_slug_key",
         "environments.slug",
@@ -60,6 +60,11 @@ const UNIQUES: [(&str, &str, Unique); 10] = [
         "role_permissions_role_id_permission_id_key",
         "role_permissions.role_id, role_permissions.permission_id",
         Unique::RolePermission,
+    ),
+    (
+        "user_roles_user_id_role_id_key",
+        "user_roles.user_id, user_roles.role_id",
+        Unique::UserRole,
     ),
 ];
 

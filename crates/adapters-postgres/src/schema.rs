@@ -210,6 +210,22 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Roles held by users.
+    user_roles (id) {
+        /// ULID.
+        id -> Text,
+        /// Environment of the user and the role.
+        environment_id -> Text,
+        /// The user.
+        user_id -> Text,
+        /// The role.
+        role_id -> Text,
+        /// Creation time (UTC).
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     /// The audit trail.
     events (id) {
         /// ULID (its order is the order of occurrence).
@@ -242,6 +258,8 @@ diesel::joinable!(permissions -> environments (environment_id));
 diesel::joinable!(roles -> environments (environment_id));
 diesel::joinable!(role_permissions -> roles (role_id));
 diesel::joinable!(role_permissions -> permissions (permission_id));
+diesel::joinable!(user_roles -> users (user_id));
+diesel::joinable!(user_roles -> roles (role_id));
 diesel::joinable!(events -> environments (environment_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -255,5 +273,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     permissions,
     roles,
     role_permissions,
+    user_roles,
     events,
 );

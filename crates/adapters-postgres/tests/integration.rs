@@ -21,5 +21,7 @@ mod signing_keys;
 mod support;
 #[path = "integration/transactions.rs"]
 mod transactions;
+#[path = "integration/user_roles.rs"]
+mod user_roles;
 #[path = "integration/users.rs"]
 mod users;

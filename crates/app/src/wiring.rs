@@ -20,6 +20,7 @@ use portcullis_application::role_permissions::RolePermissionService;
 use portcullis_application::roles::RoleService;
 use portcullis_application::signing_keys::SigningKeyService;
 use portcullis_application::tokens::TokenService;
+use portcullis_application::user_roles::UserRoleService;
 use portcullis_application::users::UserService;
 use secrecy::{ExposeSecret, SecretString};
 
@@ -181,6 +182,7 @@ pub fn wire(
         permissions: Arc::new(PermissionService::new(ports.clone())),
         roles: Arc::new(RoleService::new(ports.clone())),
         role_permissions: Arc::new(RolePermissionService::new(ports.clone())),
+        user_roles: Arc::new(UserRoleService::new(ports.clone())),
         signing_keys: Arc::new(SigningKeyService::new(ports, keys)),
         store: Arc::clone(&store),
         base_domain: settings.server.base_domain.clone(),

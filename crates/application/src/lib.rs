@@ -19,6 +19,7 @@ pub mod role_permissions;
 pub mod roles;
 pub mod signing_keys;
 pub mod tokens;
+pub mod user_roles;
 pub mod users;
 pub mod validation;
 

@@ -4,7 +4,7 @@
 //! function here ever reads a secret.
 
 use portcullis_domain::Timestamp;
-use portcullis_domain::access::{Permission, RolePermission};
+use portcullis_domain::access::{Permission, RolePermission, UserRole};
 use portcullis_domain::oauth::{Client, ClientGrant, ResourceServer, Scope};
 use portcullis_domain::signing_key::{ALGORITHM, SigningKey};
 use portcullis_domain::user::User;
@@ -90,6 +90,22 @@ pub fn role_permission(join: &RolePermission) -> Value {
         "relationships": {
             "role": to_one("role", join.role_id),
             "permission": to_one("permission", join.permission_id),
+        }
+    })
+}
+
+/// `user_role`: a join shown through its relationships.
+#[must_use]
+pub fn user_role(join: &UserRole) -> Value {
+    json!({
+        "type": "user_role",
+        "id": join.id.to_string(),
+        "attributes": {
+            "created_at": rfc3339(join.created_at),
+        },
+        "relationships": {
+            "user": to_one("user", join.user_id),
+            "role": to_one("role", join.role_id),
         }
     })
 }

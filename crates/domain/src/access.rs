@@ -2,7 +2,7 @@
 //! which roles and users are later granted. Value objects parse their input
 //! once, so that a `Permission` can only hold valid data.
 
-use crate::{EnvironmentId, PermissionId, RoleId, RolePermissionId, Timestamp};
+use crate::{EnvironmentId, PermissionId, RoleId, RolePermissionId, Timestamp, UserId, UserRoleId};
 
 /// A permission name: trimmed, 1 to 100 characters, no whitespace or
 /// control characters. Its case is kept (and matters for uniqueness).
@@ -329,6 +329,41 @@ impl RolePermission {
             environment_id,
             role_id,
             permission_id,
+            created_at: now,
+        }
+    }
+}
+
+/// A role held by a user (a join; immutable once created).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserRole {
+    /// Identity.
+    pub id: UserRoleId,
+    /// The environment of the user and the role.
+    pub environment_id: EnvironmentId,
+    /// The user.
+    pub user_id: UserId,
+    /// The role assigned to the user.
+    pub role_id: RoleId,
+    /// Creation time.
+    pub created_at: Timestamp,
+}
+
+impl UserRole {
+    /// Assigns `role_id` to `user_id`, both of `environment_id`.
+    #[must_use]
+    pub fn assign(
+        id: UserRoleId,
+        environment_id: EnvironmentId,
+        user_id: UserId,
+        role_id: RoleId,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            id,
+            environment_id,
+            user_id,
+            role_id,
             created_at: now,
         }
     }

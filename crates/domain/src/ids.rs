@@ -67,6 +67,8 @@ typed_id! {
     SigningKeyId,
     /// Identifies an audit event.
     EventId,
+    /// Identifies a role held by a user (a user-role join).
+    UserRoleId,
     /// Identifies a permission.
     PermissionId,
     /// Identifies a role.

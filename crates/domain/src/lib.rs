@@ -29,6 +29,6 @@ pub mod user;
 
 pub use ids::{
     ClientGrantId, ClientId, EnvironmentId, EventId, IdError, PermissionId, ResourceServerId,
-    RoleId, RolePermissionId, ScopeId, SigningKeyId, UserId,
+    RoleId, RolePermissionId, ScopeId, SigningKeyId, UserId, UserRoleId,
 };
 pub use time::{Timestamp, TimestampError};

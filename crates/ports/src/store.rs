@@ -4,7 +4,7 @@
 //! locks are held. Only the unit of work itself is async.
 
 use async_trait::async_trait;
-use portcullis_domain::access::{Permission, Role, RolePermission};
+use portcullis_domain::access::{Permission, Role, RolePermission, UserRole};
 use portcullis_domain::environment::Environment;
 use portcullis_domain::event::AuditEvent;
 use portcullis_domain::oauth::{Client, ClientGrant, ResourceServer, Scope};
@@ -12,7 +12,7 @@ use portcullis_domain::signing_key::SigningKey;
 use portcullis_domain::user::User;
 use portcullis_domain::{
     ClientId, EnvironmentId, PermissionId, ResourceServerId, RoleId, RolePermissionId,
-    SigningKeyId, UserId,
+    SigningKeyId, UserId, UserRoleId,
 };
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -40,6 +40,8 @@ pub enum Unique {
     RoleName,
     /// One join per role and permission.
     RolePermission,
+    /// One join per user and role.
+    UserRole,
 }
 
 /// What a store can fail with; diesel-free.
@@ -351,7 +353,7 @@ pub trait PermissionRepo {
 pub struct CountedRole {
     /// The role.
     pub role: Role,
-    /// Users holding the role (0 until user-roles exist).
+    /// Users holding the role.
     pub user_count: u64,
     /// Permissions granted to the role.
     pub permission_count: u64,
@@ -444,6 +446,54 @@ pub trait RolePermissionRepo {
     ) -> Result<Vec<RolePermission>, StoreError>;
 }
 
+/// Filters and page of a user-role listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRoleQuery {
+    /// Only the joins of this user.
+    pub user: Option<UserId>,
+    /// Only the joins of this role.
+    pub role: Option<RoleId>,
+    /// The keyset page (id order).
+    pub page: Keyset,
+}
+
+/// Roles granted to users.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait UserRoleRepo {
+    /// Inserts a join.
+    ///
+    /// # Errors
+    /// MUST return `StoreError::Conflict(Unique::UserRole)` if the pair exists.
+    fn insert_user_role(&mut self, join: &UserRole) -> Result<(), StoreError>;
+    /// Deletes a join; returns whether it existed.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn delete_user_role(
+        &mut self,
+        environment: EnvironmentId,
+        id: UserRoleId,
+    ) -> Result<bool, StoreError>;
+    /// Finds a join of an environment.
+    ///
+    /// # Errors
+    /// Backend failures; `Corrupt` for rows that break invariants.
+    fn find_user_role(
+        &mut self,
+        environment: EnvironmentId,
+        id: UserRoleId,
+    ) -> Result<Option<UserRole>, StoreError>;
+    /// One page of joins in id order.
+    ///
+    /// # Errors
+    /// Backend failures; `Corrupt` for rows that break invariants.
+    fn list_user_roles(
+        &mut self,
+        environment: EnvironmentId,
+        query: &UserRoleQuery,
+    ) -> Result<Vec<UserRole>, StoreError>;
+}
+
 /// The audit trail.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 pub trait EventRepo {
@@ -465,6 +515,7 @@ pub trait Tx:
     + PermissionRepo
     + RoleRepo
     + RolePermissionRepo
+    + UserRoleRepo
     + EventRepo
 {
 }
@@ -479,6 +530,7 @@ impl<T> Tx for T where
         + PermissionRepo
         + RoleRepo
         + RolePermissionRepo
+        + UserRoleRepo
         + EventRepo
 {
 }

@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use portcullis_domain::access::{Permission, Role, RolePermission};
+use portcullis_domain::access::{Permission, Role, RolePermission, UserRole};
 use portcullis_domain::environment::Environment;
 use portcullis_domain::event::AuditEvent;
 use portcullis_domain::oauth::{Client, ClientGrant, ResourceServer, Scope};
@@ -13,13 +13,13 @@ use portcullis_domain::signing_key::SigningKey;
 use portcullis_domain::user::User;
 use portcullis_domain::{
     ClientId, EnvironmentId, PermissionId, ResourceServerId, RoleId, RolePermissionId,
-    SigningKeyId, UserId,
+    SigningKeyId, UserId, UserRoleId,
 };
 
 use crate::store::{
     ClientGrantRepo, ClientRepo, CountedRole, EnvironmentRepo, EventRepo, Keyset, PermissionRepo,
     ResourceServerRepo, RolePermissionQuery, RolePermissionRepo, RoleRepo, SigningKeyRepo,
-    StoreError, Tx, UnitOfWork, UserQuery, UserRepo,
+    StoreError, Tx, UnitOfWork, UserQuery, UserRepo, UserRoleQuery, UserRoleRepo,
 };
 
 mockall::mock! {
@@ -80,6 +80,12 @@ mockall::mock! {
         fn delete_role_permission(&mut self, environment: EnvironmentId, id: RolePermissionId) -> Result<bool, StoreError>;
         fn find_role_permission(&mut self, environment: EnvironmentId, id: RolePermissionId) -> Result<Option<RolePermission>, StoreError>;
         fn list_role_permissions(&mut self, environment: EnvironmentId, query: &RolePermissionQuery) -> Result<Vec<RolePermission>, StoreError>;
+    }
+    impl UserRoleRepo for Tx {
+        fn insert_user_role(&mut self, join: &UserRole) -> Result<(), StoreError>;
+        fn delete_user_role(&mut self, environment: EnvironmentId, id: UserRoleId) -> Result<bool, StoreError>;
+        fn find_user_role(&mut self, environment: EnvironmentId, id: UserRoleId) -> Result<Option<UserRole>, StoreError>;
+        fn list_user_roles(&mut self, environment: EnvironmentId, query: &UserRoleQuery) -> Result<Vec<UserRole>, StoreError>;
     }
     impl EventRepo for Tx {
         fn append_event(&mut self, event: &AuditEvent) -> Result<(), StoreError>;

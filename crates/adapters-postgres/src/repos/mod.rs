@@ -11,6 +11,7 @@ mod resource_servers;
 mod role_permissions;
 mod roles;
 mod signing_keys;
+mod user_roles;
 mod users;
 
 use diesel::Connection;

@@ -1,6 +1,6 @@
 //! [`RoleRepo`] on [`DbTx`], with keyset pagination in id order. Reads
 //! return each role with its counts, computed in the same query as the rows
-//! by correlated subqueries (`user_count` is 0 until user-roles exist).
+//! by correlated subqueries.
 
 use diesel::prelude::*;
 use portcullis_domain::access::Role;
@@ -9,7 +9,7 @@ use portcullis_ports::store::{CountedRole, Keyset, RoleRepo, StoreError};
 
 use super::DbTx;
 use crate::rows::role::{NewRoleRow, RoleChangeset, RoleRow};
-use crate::schema::{role_permissions, roles};
+use crate::schema::{role_permissions, roles, user_roles};
 
 /// The number of joins of the outer query's role (a correlated subquery).
 #[diesel::dsl::auto_type]
@@ -20,12 +20,22 @@ fn permission_count() -> _ {
         .single_value()
 }
 
+/// The number of users holding the outer query's role (a correlated subquery).
+#[diesel::dsl::auto_type]
+fn user_count() -> _ {
+    user_roles::table
+        .filter(user_roles::role_id.eq(roles::id))
+        .count()
+        .single_value()
+}
+
 /// A role row with its counts.
-fn counted((row, permissions): (RoleRow, Option<i64>)) -> Result<CountedRole, StoreError> {
+fn counted(
+    (row, users, permissions): (RoleRow, Option<i64>, Option<i64>),
+) -> Result<CountedRole, StoreError> {
     Ok(CountedRole {
         role: row.into_domain()?,
-        // No user-roles table yet: no role is held by any user.
-        user_count: 0,
+        user_count: u64::try_from(users.unwrap_or(0)).unwrap_or(0),
         permission_count: u64::try_from(permissions.unwrap_or(0)).unwrap_or(0),
     })
 }
@@ -77,8 +87,8 @@ impl RoleRepo for DbTx<'_> {
             roles::table
                 .filter(roles::id.eq(id.to_string()))
                 .filter(roles::environment_id.eq(environment.to_string()))
-                .select((RoleRow::as_select(), permission_count()))
-                .first::<(RoleRow, Option<i64>)>(conn)
+                .select((RoleRow::as_select(), user_count(), permission_count()))
+                .first::<(RoleRow, Option<i64>, Option<i64>)>(conn)
                 .optional()
         })?;
         row.map(counted).transpose()
@@ -92,7 +102,7 @@ impl RoleRepo for DbTx<'_> {
     ) -> Result<Vec<CountedRole>, StoreError> {
         let mut select = roles::table
             .filter(roles::environment_id.eq(environment.to_string()))
-            .select((RoleRow::as_select(), permission_count()))
+            .select((RoleRow::as_select(), user_count(), permission_count()))
             .into_boxed();
         // Keyset pagination: ids are ULIDs, so id order is creation order.
         select = match (page.after.clone(), page.descending) {
@@ -108,7 +118,7 @@ impl RoleRepo for DbTx<'_> {
         let rows = self.run(|conn| {
             select
                 .limit(i64::from(page.limit))
-                .load::<(RoleRow, Option<i64>)>(conn)
+                .load::<(RoleRow, Option<i64>, Option<i64>)>(conn)
         })?;
         rows.into_iter().map(counted).collect()
     }

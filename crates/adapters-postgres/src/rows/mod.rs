@@ -14,6 +14,7 @@ pub(crate) mod role_permission;
 pub(crate) mod scope;
 pub(crate) mod signing_key;
 pub(crate) mod user;
+pub(crate) mod user_role;
 
 use portcullis_domain::IdError;
 use portcullis_ports::store::StoreError;

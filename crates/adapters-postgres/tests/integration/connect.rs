@@ -62,6 +62,28 @@ fn connect_to_an_unreachable_postgres_reports_libpq_reason_and_creates_no_file()
     assert!(!std::path::Path::new("postgres:").exists());
 }
 
+/// The migration folders of one backend, sorted.
+fn migration_names(backend: &str) -> Vec<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../migrations")
+        .join(backend);
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap())
+        .filter(|entry| entry.file_type().unwrap().is_dir())
+        .map(|entry| entry.file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn every_migration_has_its_twin_on_the_other_backend() {
+    let postgres = migration_names("postgres");
+    assert!(postgres.len() >= 4, "{postgres:?}");
+    assert_eq!(postgres, migration_names("sqlite"));
+}
+
 #[test]
 fn sqlite_files_and_their_directories_are_created_and_migrated_once() {
     let dir = tempfile::tempdir().unwrap();
@@ -71,7 +93,10 @@ fn sqlite_files_and_their_directories_are_created_and_migrated_once() {
     assert_eq!(store.backend(), Backend::Sqlite);
     assert_eq!(store.backend().as_str(), "sqlite");
     assert!(path.exists());
-    assert_eq!(store.run_migrations().unwrap(), 3);
+    assert_eq!(
+        store.run_migrations().unwrap(),
+        migration_names("sqlite").len()
+    );
     assert_eq!(store.run_migrations().unwrap(), 0);
     // `sqlite:PATH` names the same file.
     let again =
@@ -87,7 +112,10 @@ fn a_fresh_postgres_database_is_migrated_by_run_migrations() {
     // The template is migrated already; drop the schema and migrate again.
     crate::support::execute(&db, "DROP SCHEMA public CASCADE");
     crate::support::execute(&db, "CREATE SCHEMA public");
-    assert_eq!(store.run_migrations().unwrap(), 3);
+    assert_eq!(
+        store.run_migrations().unwrap(),
+        migration_names("postgres").len()
+    );
     assert_eq!(store.run_migrations().unwrap(), 0);
     assert_eq!(count(&db, "users"), 0);
 }

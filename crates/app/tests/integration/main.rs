@@ -13,4 +13,5 @@ mod role_permissions;
 mod roles;
 mod signing_keys;
 mod tokens;
+mod user_roles;
 mod users;

@@ -217,6 +217,19 @@ impl TestApp {
         .await
     }
 
+    /// Assigns a role to a user; returns the raw response.
+    pub async fn assign(&self, token: &str, user: &str, role: &str) -> reqwest::Response {
+        self.post(
+            "/api/user-roles",
+            token,
+            &json!({"data": {"type": "user_role", "attributes": {}, "relationships": {
+                "user": {"data": {"type": "user", "id": user}},
+                "role": {"data": {"type": "role", "id": role}}
+            }}}),
+        )
+        .await
+    }
+
     /// Creates a user and returns its resource object.
     pub async fn create_user(&self, token: &str, email: &str) -> Value {
         let response = self
