@@ -5,10 +5,16 @@
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine as _;
-use portcullis_application::tokens::{ClientCredentialsRequest, IssueTokenError};
+use std::collections::HashMap;
+
+use portcullis_application::tokens::{
+    ClientCredentials, ClientCredentialsRequest, IntrospectError, IssueTokenError, RevokeError,
+};
 use portcullis_ports::store::{StoreError, UnitOfWork};
 use secrecy::SecretString;
 use serde_json::json;
+
+use portcullis_application::keys::KeyCacheError;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -125,12 +131,12 @@ pub async fn token<U: UnitOfWork>(
     })
 }
 
-async fn issue<U: UnitOfWork>(
+/// The parameters of an `application/x-www-form-urlencoded` body; a
+/// repeated parameter is refused (`repeated_code` for `resource`).
+fn form_params<'a>(
     request: &HttpRequest,
-    body: &[u8],
-    state: &web::Data<AppState<U>>,
-    environment: &portcullis_application::environments::ResolvedEnvironment,
-) -> Result<HttpResponse, OAuthError> {
+    pairs: &'a [(String, String)],
+) -> Result<HashMap<&'a str, &'a str>, OAuthError> {
     let content_type = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -148,10 +154,8 @@ async fn issue<U: UnitOfWork>(
             "the body must be application/x-www-form-urlencoded",
         ));
     }
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
-        .map_err(|_| OAuthError::new("invalid_request", "the body is not valid form data"))?;
-    let mut params: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
-    for (name, value) in &pairs {
+    let mut params = HashMap::new();
+    for (name, value) in pairs {
         if params.insert(name.as_str(), value.as_str()).is_some() {
             let code = if name == "resource" {
                 "invalid_target"
@@ -164,6 +168,46 @@ async fn issue<U: UnitOfWork>(
             ));
         }
     }
+    Ok(params)
+}
+
+/// Decodes a form body.
+fn form_pairs(body: &[u8]) -> Result<Vec<(String, String)>, OAuthError> {
+    serde_urlencoded::from_bytes(body)
+        .map_err(|_| OAuthError::new("invalid_request", "the body is not valid form data"))
+}
+
+/// The client's `client_id` and secret, from HTTP Basic
+/// (`client_secret_basic`) or the body (`client_secret_post`), never both.
+fn client_credentials(
+    request: &HttpRequest,
+    params: &HashMap<&str, &str>,
+) -> Result<(String, String), OAuthError> {
+    let basic = basic_credentials(request)?;
+    let posted = (params.get("client_id"), params.get("client_secret"));
+    match (basic, posted) {
+        (Some(_), (_, Some(_))) => Err(OAuthError::new(
+            "invalid_request",
+            "use one client authentication method, not both",
+        )),
+        (Some((id, _)), (Some(posted_id), None)) if *posted_id != id => Err(OAuthError::new(
+            "invalid_request",
+            "client_id differs from the Basic credentials",
+        )),
+        (Some(credentials), _) => Ok(credentials),
+        (None, (Some(id), Some(secret))) => Ok(((*id).to_owned(), (*secret).to_owned())),
+        (None, _) => Err(OAuthError::invalid_client()),
+    }
+}
+
+async fn issue<U: UnitOfWork>(
+    request: &HttpRequest,
+    body: &[u8],
+    state: &web::Data<AppState<U>>,
+    environment: &portcullis_application::environments::ResolvedEnvironment,
+) -> Result<HttpResponse, OAuthError> {
+    let pairs = form_pairs(body)?;
+    let params = form_params(request, &pairs)?;
     let grant_type = params
         .get("grant_type")
         .copied()
@@ -175,25 +219,7 @@ async fn issue<U: UnitOfWork>(
             format!("grant_type `{grant_type}` is not supported"),
         ));
     }
-    let basic = basic_credentials(request)?;
-    let posted = (params.get("client_id"), params.get("client_secret"));
-    let (client_id, client_secret) = match (basic, posted) {
-        (Some(_), (_, Some(_))) => {
-            return Err(OAuthError::new(
-                "invalid_request",
-                "use one client authentication method, not both",
-            ));
-        }
-        (Some((id, _)), (Some(posted_id), None)) if *posted_id != id => {
-            return Err(OAuthError::new(
-                "invalid_request",
-                "client_id differs from the Basic credentials",
-            ));
-        }
-        (Some(credentials), _) => credentials,
-        (None, (Some(id), Some(secret))) => ((*id).to_owned(), (*secret).to_owned()),
-        (None, _) => return Err(OAuthError::invalid_client()),
-    };
+    let (client_id, client_secret) = client_credentials(request, &params)?;
     let resource = match (params.get("resource"), params.get("audience")) {
         (Some(r), Some(a)) if r != a => {
             return Err(OAuthError::new(
@@ -237,10 +263,6 @@ async fn issue<U: UnitOfWork>(
             IssueTokenError::InvalidScope(not_granted) => {
                 OAuthError::new("invalid_scope", not_granted.to_string())
             }
-            IssueTokenError::OpaqueUnsupported => OAuthError::new(
-                "unauthorized_client",
-                "opaque access tokens are not issued yet",
-            ),
             IssueTokenError::Store(store) => store_failure(&store),
             IssueTokenError::Keys(portcullis_application::keys::KeyCacheError::Store(store)) => {
                 store_failure(&store)
@@ -253,6 +275,102 @@ async fn issue<U: UnitOfWork>(
             }
         }),
     }
+}
+
+/// The token of an introspection or revocation request, with the caller's
+/// credentials.
+fn token_request(
+    request: &HttpRequest,
+    body: &[u8],
+) -> Result<(ClientCredentials, String), OAuthError> {
+    let pairs = form_pairs(body)?;
+    let params = form_params(request, &pairs)?;
+    let (client_id, client_secret) = client_credentials(request, &params)?;
+    let token = params
+        .get("token")
+        .copied()
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| OAuthError::new("invalid_request", "token is required"))?;
+    // `token_type_hint` is optional and only a hint (RFC 7009 §2.1, RFC 7662
+    // §2.1): the token's shape tells the kinds apart.
+    Ok((
+        ClientCredentials {
+            client_id,
+            client_secret: SecretString::from(client_secret),
+        },
+        token.to_owned(),
+    ))
+}
+
+fn key_store_failure(error: &KeyCacheError) -> OAuthError {
+    match error {
+        KeyCacheError::Store(store) => store_failure(store),
+        other => {
+            let _ = ApiError::internal(other);
+            OAuthError::server(StatusCode::INTERNAL_SERVER_ERROR, "server_error")
+        }
+    }
+}
+
+fn no_store_json(body: &serde_json::Value) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .content_type("application/json")
+        .body(body.to_string())
+}
+
+/// `POST /oauth/introspect` (RFC 7662), for confidential clients of the environment.
+pub async fn introspect<U: UnitOfWork>(
+    request: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState<U>>,
+) -> Result<HttpResponse, ApiError> {
+    let environment = environment(&request, &state).await?;
+    let body = crate::body::read(&request, payload, state.body_limit).await?;
+    let outcome = async {
+        let (caller, token) = token_request(&request, &body)?;
+        match state.tokens.introspect(&environment, &caller, &token).await {
+            Ok(Some(claims)) => Ok(no_store_json(&serde_json::Value::Object(claims))),
+            Ok(None) => Ok(no_store_json(&json!({ "active": false }))),
+            Err(IntrospectError::InvalidClient) => Err(OAuthError::invalid_client()),
+            Err(IntrospectError::Store(store)) => Err(store_failure(&store)),
+            Err(IntrospectError::Keys(keys)) => Err(key_store_failure(&keys)),
+        }
+    }
+    .await;
+    Ok(outcome.unwrap_or_else(|error| error.response()))
+}
+
+/// `POST /oauth/revoke` (RFC 7009): a client revokes one of its opaque tokens.
+pub async fn revoke<U: UnitOfWork>(
+    request: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState<U>>,
+) -> Result<HttpResponse, ApiError> {
+    let environment = environment(&request, &state).await?;
+    let body = crate::body::read(&request, payload, state.body_limit).await?;
+    let outcome = async {
+        let (caller, token) = token_request(&request, &body)?;
+        match state.tokens.revoke(&environment, &caller, &token).await {
+            Ok(()) => Ok(HttpResponse::Ok()
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .finish()),
+            Err(RevokeError::InvalidClient) => Err(OAuthError::invalid_client()),
+            Err(RevokeError::NotYourToken) => Err(OAuthError::new(
+                "unauthorized_client",
+                "the token was issued to another client",
+            )),
+            Err(RevokeError::UnsupportedTokenType) => Err(OAuthError::new(
+                "unsupported_token_type",
+                "JWT access tokens cannot be revoked; they expire",
+            )),
+            Err(RevokeError::Store(store)) => Err(store_failure(&store)),
+            Err(RevokeError::Keys(keys)) => Err(key_store_failure(&keys)),
+        }
+    }
+    .await;
+    Ok(outcome.unwrap_or_else(|error| error.response()))
 }
 
 /// `GET /.well-known/jwks.json`: the environment's active public keys.
@@ -284,8 +402,12 @@ pub async fn discovery<U: UnitOfWork>(
             "issuer": issuer,
             "token_endpoint": format!("{issuer}/oauth/token"),
             "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+            "introspection_endpoint": format!("{issuer}/oauth/introspect"),
+            "revocation_endpoint": format!("{issuer}/oauth/revoke"),
             "grant_types_supported": ["client_credentials"],
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
             // No authorization endpoint yet, so no response type is supported (RFC 8414 §2).
             "response_types_supported": [],
             "scopes_supported": portcullis_domain::oauth::management_api_scopes(),

@@ -39,6 +39,16 @@ pub fn configure<U: UnitOfWork>(cfg: &mut web::ServiceConfig) {
             .default_service(not_allowed("POST")),
     )
     .service(
+        web::resource("/oauth/introspect")
+            .route(web::post().to(oauth::introspect::<U>))
+            .default_service(not_allowed("POST")),
+    )
+    .service(
+        web::resource("/oauth/revoke")
+            .route(web::post().to(oauth::revoke::<U>))
+            .default_service(not_allowed("POST")),
+    )
+    .service(
         web::resource("/.well-known/jwks.json")
             .route(web::get().to(oauth::jwks::<U>))
             .default_service(not_allowed("GET")),

@@ -149,6 +149,7 @@ pub async fn authenticate<U: UnitOfWork>(
             )
         }
         Err(AuthenticateError::Keys(error)) => Err(key_failure(error)),
+        Err(AuthenticateError::Store(error)) => Err(error.into()),
     }
 }
 

@@ -226,6 +226,34 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Opaque access tokens (only the digest of the string).
+    access_tokens (id) {
+        /// ULID (the token's `jti`).
+        id -> Text,
+        /// Issuing environment.
+        environment_id -> Text,
+        /// The client record it was issued to.
+        client -> Text,
+        /// The client's public `client_id`.
+        client_id -> Text,
+        /// The resource server it is for.
+        resource_server_id -> Text,
+        /// That resource server's identifier.
+        audience -> Text,
+        /// JSON array of scope names (text).
+        scopes -> Text,
+        /// SHA-256 (hex) of the token string.
+        digest -> Text,
+        /// Issue time (UTC).
+        issued_at -> Timestamp,
+        /// Expiry time (UTC).
+        expires_at -> Timestamp,
+        /// Revocation time (UTC), if revoked.
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     /// The audit trail.
     events (id) {
         /// ULID (its order is the order of occurrence).
@@ -260,6 +288,8 @@ diesel::joinable!(role_permissions -> roles (role_id));
 diesel::joinable!(role_permissions -> permissions (permission_id));
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(user_roles -> roles (role_id));
+diesel::joinable!(access_tokens -> clients (client));
+diesel::joinable!(access_tokens -> resource_servers (resource_server_id));
 diesel::joinable!(events -> environments (environment_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -274,5 +304,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     roles,
     role_permissions,
     user_roles,
+    access_tokens,
     events,
 );

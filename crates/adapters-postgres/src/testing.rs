@@ -131,25 +131,36 @@ impl TestDatabase {
     /// When the database cannot be read.
     #[must_use]
     pub fn event_types(&self, resource_type: &str) -> Vec<String> {
-        let rows: Vec<EventType> = match &self.kind {
-            Kind::Postgres { .. } => diesel::sql_query(
-                "SELECT event_type FROM events WHERE resource_type = $1 ORDER BY id",
-            )
-            .bind::<Text, _>(resource_type)
-            .load(&mut connect_pg(&self.url)),
+        // Resource types are identifiers: quoting is enough.
+        assert!(
+            resource_type
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_'),
+            "resource type {resource_type:?}"
+        );
+        self.texts(&format!(
+            "SELECT event_type AS value FROM events WHERE resource_type = '{resource_type}' ORDER BY id"
+        ))
+    }
+
+    /// The column `value` of every row `sql` returns, which must be text
+    /// (`SELECT x AS value ...`), read with raw SQL.
+    ///
+    /// # Panics
+    /// When the database cannot be read.
+    #[must_use]
+    pub fn texts(&self, sql: &str) -> Vec<String> {
+        let rows: Vec<TextRow> = match &self.kind {
+            Kind::Postgres { .. } => diesel::sql_query(sql).load(&mut connect_pg(&self.url)),
             Kind::Sqlite { .. } => {
                 let path = self.url.strip_prefix("sqlite://").unwrap_or(&self.url);
                 let mut conn = SqliteConnection::establish(path)
                     .unwrap_or_else(|err| panic!("cannot open {path}: {err}"));
-                diesel::sql_query(
-                    "SELECT event_type FROM events WHERE resource_type = ? ORDER BY id",
-                )
-                .bind::<Text, _>(resource_type)
-                .load(&mut conn)
+                diesel::sql_query(sql).load(&mut conn)
             }
         }
-        .unwrap_or_else(|err| panic!("cannot read events: {err}"));
-        rows.into_iter().map(|row| row.event_type).collect()
+        .unwrap_or_else(|err| panic!("cannot run {sql}: {err}"));
+        rows.into_iter().map(|row| row.value).collect()
     }
 
     /// PostgreSQL only: simulates an outage of this database (new connections
@@ -233,9 +244,9 @@ fn template(server: &str) -> String {
 }
 
 #[derive(QueryableByName)]
-struct EventType {
+struct TextRow {
     #[diesel(sql_type = Text)]
-    event_type: String,
+    value: String,
 }
 
 #[derive(QueryableByName)]

@@ -88,6 +88,16 @@ impl Actor {
         }
     }
 
+    /// An OAuth client acting on its own behalf (revoking its tokens),
+    /// recorded by its `client_id`.
+    #[must_use]
+    pub(crate) fn client(environment_id: EnvironmentId, client_id: &str) -> Self {
+        Self {
+            environment_id,
+            name: client_id.to_owned(),
+        }
+    }
+
     /// The environment acted in.
     #[must_use]
     pub fn environment_id(&self) -> EnvironmentId {

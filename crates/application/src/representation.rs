@@ -5,6 +5,7 @@
 
 use portcullis_domain::Timestamp;
 use portcullis_domain::access::{Permission, RolePermission, UserRole};
+use portcullis_domain::access_token::OpaqueToken;
 use portcullis_domain::oauth::{Client, ClientGrant, ResourceServer, Scope};
 use portcullis_domain::signing_key::{ALGORITHM, SigningKey};
 use portcullis_domain::user::User;
@@ -107,6 +108,23 @@ pub fn user_role(join: &UserRole) -> Value {
             "user": to_one("user", join.user_id),
             "role": to_one("role", join.role_id),
         }
+    })
+}
+
+/// `access_token`: what is known of an opaque token, never the token itself.
+#[must_use]
+pub fn access_token(token: &OpaqueToken) -> Value {
+    json!({
+        "type": "access_token",
+        "id": token.id.to_string(),
+        "attributes": {
+            "client_id": token.client_id,
+            "audience": token.audience,
+            "scope": token.scopes.join(" "),
+            "issued_at": rfc3339(token.issued_at),
+            "expires_at": rfc3339(token.expires_at),
+            "revoked_at": token.revoked_at.map(rfc3339),
+        },
     })
 }
 

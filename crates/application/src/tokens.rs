@@ -20,6 +20,10 @@ use crate::environments::ResolvedEnvironment;
 use crate::keys::{EnvironmentKeys, KeyCache, KeyCacheError};
 use crate::principal::Principal;
 
+mod opaque;
+
+pub use opaque::{ClientCredentials, IntrospectError, RevokeError};
+
 /// A client-credentials token request whose shape the driving adapter checked.
 #[derive(Debug)]
 pub struct ClientCredentialsRequest {
@@ -59,9 +63,6 @@ pub enum IssueTokenError {
     /// A requested scope is not granted (`invalid_scope`).
     #[error(transparent)]
     InvalidScope(#[from] ScopeNotGranted),
-    /// Opaque tokens arrive with the clients collection (`unsupported` for now).
-    #[error("opaque access tokens are not issued yet")]
-    OpaqueUnsupported,
     /// The environment has no primary signing key.
     #[error("no primary signing key")]
     NoSigningKey,
@@ -85,6 +86,9 @@ pub enum AuthenticateError {
     /// Keys could not be loaded (the store is down).
     #[error(transparent)]
     Keys(#[from] KeyCacheError),
+    /// An opaque token could not be looked up (the store is down).
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// Issues and verifies access tokens.
@@ -227,7 +231,9 @@ impl<U: UnitOfWork> TokenService<U> {
         let (server, grant) = target.ok_or(IssueTokenError::InvalidTarget)?;
         let scopes = grant.narrow(request.scope.as_deref())?;
         if client.token_format == TokenFormat::Opaque {
-            return Err(IssueTokenError::OpaqueUnsupported);
+            return self
+                .issue_opaque(environment, &client, &server, scopes)
+                .await;
         }
 
         let keys = self.keys.keys(env_id).await?;
@@ -267,6 +273,9 @@ impl<U: UnitOfWork> TokenService<U> {
         environment: &ResolvedEnvironment,
         token: &str,
     ) -> Result<Principal, AuthenticateError> {
+        if !opaque::looks_like_jwt(token) {
+            return self.authenticate_opaque(environment, token).await;
+        }
         let env_id = environment.environment.id;
         let now = self.ports.clock.now().unix_seconds();
         let current = self.keys.keys(env_id).await?;
@@ -295,7 +304,12 @@ impl<U: UnitOfWork> TokenService<U> {
         };
         let verifier = keys.verifier(&kid).ok_or(TokenRejection::UnknownKey)?;
         let claims = verifier.verify(token)?;
-        self.check_claims(environment, &claims, now)?;
+        self.check_claims(
+            environment,
+            &claims,
+            now,
+            Some(&environment.management_audience),
+        )?;
         let client_id = claims
             .get("client_id")
             .and_then(Value::as_str)
@@ -335,15 +349,17 @@ impl<U: UnitOfWork> TokenService<U> {
         environment: &ResolvedEnvironment,
         claims: &Map<String, Value>,
         now: i64,
+        audience: Option<&str>,
     ) -> Result<(), TokenRejection> {
         if claims.get("iss").and_then(Value::as_str) != Some(environment.issuer.as_str()) {
             return Err(TokenRejection::Claim("iss"));
         }
-        let audience_ok = match claims.get("aud") {
-            Some(Value::String(aud)) => *aud == environment.management_audience,
-            Some(Value::Array(auds)) => auds
-                .iter()
-                .any(|a| a.as_str() == Some(&environment.management_audience)),
+        let audience_ok = match (audience, claims.get("aud")) {
+            (None, Some(_)) => true,
+            (Some(wanted), Some(Value::String(aud))) => aud == wanted,
+            (Some(wanted), Some(Value::Array(auds))) => {
+                auds.iter().any(|a| a.as_str() == Some(wanted))
+            }
             _ => false,
         };
         if !audience_ok {

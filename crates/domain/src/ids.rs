@@ -69,6 +69,8 @@ typed_id! {
     EventId,
     /// Identifies a role held by a user (a user-role join).
     UserRoleId,
+    /// Identifies an opaque access token record (its `jti`).
+    AccessTokenId,
     /// Identifies a permission.
     PermissionId,
     /// Identifies a role.

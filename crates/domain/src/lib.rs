@@ -19,6 +19,7 @@
 #![deny(missing_docs)]
 
 pub mod access;
+pub mod access_token;
 pub mod environment;
 pub mod event;
 mod ids;
@@ -28,7 +29,7 @@ mod time;
 pub mod user;
 
 pub use ids::{
-    ClientGrantId, ClientId, EnvironmentId, EventId, IdError, PermissionId, ResourceServerId,
-    RoleId, RolePermissionId, ScopeId, SigningKeyId, UserId, UserRoleId,
+    AccessTokenId, ClientGrantId, ClientId, EnvironmentId, EventId, IdError, PermissionId,
+    ResourceServerId, RoleId, RolePermissionId, ScopeId, SigningKeyId, UserId, UserRoleId,
 };
 pub use time::{Timestamp, TimestampError};

@@ -102,6 +102,9 @@ pub enum TokenRejection {
     /// A claim is missing or wrong (`iss`, `aud`, `exp`, ...).
     #[error("invalid claim: {0}")]
     Claim(&'static str),
+    /// An opaque token that is unknown, expired or revoked.
+    #[error("unknown, expired or revoked opaque token")]
+    Inactive,
 }
 
 /// Signs JWTs with one private key.

@@ -5,14 +5,15 @@
 
 use async_trait::async_trait;
 use portcullis_domain::access::{Permission, Role, RolePermission, UserRole};
+use portcullis_domain::access_token::OpaqueToken;
 use portcullis_domain::environment::Environment;
 use portcullis_domain::event::AuditEvent;
-use portcullis_domain::oauth::{Client, ClientGrant, ResourceServer, Scope};
+use portcullis_domain::oauth::{Client, ClientGrant, ResourceServer, Scope, SecretDigest};
 use portcullis_domain::signing_key::SigningKey;
 use portcullis_domain::user::User;
 use portcullis_domain::{
-    ClientId, EnvironmentId, PermissionId, ResourceServerId, RoleId, RolePermissionId,
-    SigningKeyId, UserId, UserRoleId,
+    AccessTokenId, ClientId, EnvironmentId, PermissionId, ResourceServerId, RoleId,
+    RolePermissionId, SigningKeyId, Timestamp, UserId, UserRoleId,
 };
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -494,6 +495,38 @@ pub trait UserRoleRepo {
     ) -> Result<Vec<UserRole>, StoreError>;
 }
 
+/// Opaque access tokens, found by the digest of the token string.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait AccessTokenRepo {
+    /// Stores an issued token.
+    ///
+    /// # Errors
+    /// Backend failures (a digest collision is a backend failure: it cannot
+    /// happen with 256 random bits).
+    fn insert_access_token(&mut self, token: &OpaqueToken) -> Result<(), StoreError>;
+    /// The token of an environment whose string has `digest`, revoked and
+    /// expired ones included.
+    ///
+    /// # Errors
+    /// Backend failures; `Corrupt` for rows that break invariants.
+    fn find_access_token(
+        &mut self,
+        environment: EnvironmentId,
+        digest: &SecretDigest,
+    ) -> Result<Option<OpaqueToken>, StoreError>;
+    /// Marks a token revoked at `at` unless it already is; returns whether
+    /// this call revoked it.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn revoke_access_token(
+        &mut self,
+        environment: EnvironmentId,
+        id: AccessTokenId,
+        at: Timestamp,
+    ) -> Result<bool, StoreError>;
+}
+
 /// The audit trail.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 pub trait EventRepo {
@@ -516,6 +549,7 @@ pub trait Tx:
     + RoleRepo
     + RolePermissionRepo
     + UserRoleRepo
+    + AccessTokenRepo
     + EventRepo
 {
 }
@@ -531,6 +565,7 @@ impl<T> Tx for T where
         + RoleRepo
         + RolePermissionRepo
         + UserRoleRepo
+        + AccessTokenRepo
         + EventRepo
 {
 }

@@ -6,20 +6,21 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use portcullis_domain::access::{Permission, Role, RolePermission, UserRole};
+use portcullis_domain::access_token::OpaqueToken;
 use portcullis_domain::environment::Environment;
 use portcullis_domain::event::AuditEvent;
-use portcullis_domain::oauth::{Client, ClientGrant, ResourceServer, Scope};
+use portcullis_domain::oauth::{Client, ClientGrant, ResourceServer, Scope, SecretDigest};
 use portcullis_domain::signing_key::SigningKey;
 use portcullis_domain::user::User;
 use portcullis_domain::{
-    ClientId, EnvironmentId, PermissionId, ResourceServerId, RoleId, RolePermissionId,
-    SigningKeyId, UserId, UserRoleId,
+    AccessTokenId, ClientId, EnvironmentId, PermissionId, ResourceServerId, RoleId,
+    RolePermissionId, SigningKeyId, Timestamp, UserId, UserRoleId,
 };
 
 use crate::store::{
-    ClientGrantRepo, ClientRepo, CountedRole, EnvironmentRepo, EventRepo, Keyset, PermissionRepo,
-    ResourceServerRepo, RolePermissionQuery, RolePermissionRepo, RoleRepo, SigningKeyRepo,
-    StoreError, Tx, UnitOfWork, UserQuery, UserRepo, UserRoleQuery, UserRoleRepo,
+    AccessTokenRepo, ClientGrantRepo, ClientRepo, CountedRole, EnvironmentRepo, EventRepo, Keyset,
+    PermissionRepo, ResourceServerRepo, RolePermissionQuery, RolePermissionRepo, RoleRepo,
+    SigningKeyRepo, StoreError, Tx, UnitOfWork, UserQuery, UserRepo, UserRoleQuery, UserRoleRepo,
 };
 
 mockall::mock! {
@@ -86,6 +87,11 @@ mockall::mock! {
         fn delete_user_role(&mut self, environment: EnvironmentId, id: UserRoleId) -> Result<bool, StoreError>;
         fn find_user_role(&mut self, environment: EnvironmentId, id: UserRoleId) -> Result<Option<UserRole>, StoreError>;
         fn list_user_roles(&mut self, environment: EnvironmentId, query: &UserRoleQuery) -> Result<Vec<UserRole>, StoreError>;
+    }
+    impl AccessTokenRepo for Tx {
+        fn insert_access_token(&mut self, token: &OpaqueToken) -> Result<(), StoreError>;
+        fn find_access_token(&mut self, environment: EnvironmentId, digest: &SecretDigest) -> Result<Option<OpaqueToken>, StoreError>;
+        fn revoke_access_token(&mut self, environment: EnvironmentId, id: AccessTokenId, at: Timestamp) -> Result<bool, StoreError>;
     }
     impl EventRepo for Tx {
         fn append_event(&mut self, event: &AuditEvent) -> Result<(), StoreError>;

@@ -2,6 +2,7 @@
 //! backends on [`DbTx`], a borrowed pooled connection. Whether the calls run
 //! inside a transaction is the unit of work's business (see `crate::uow`).
 
+mod access_tokens;
 mod client_grants;
 mod clients;
 mod environments;

@@ -3,6 +3,7 @@
 //! value with the domain's own parsers, so a row that breaks an invariant
 //! becomes `StoreError::Corrupt` instead of an invalid entity.
 
+pub(crate) mod access_token;
 pub(crate) mod client;
 pub(crate) mod client_grant;
 pub(crate) mod environment;

@@ -7,6 +7,7 @@ mod support;
 mod cli;
 mod environments;
 mod errors;
+mod opaque_tokens;
 mod outage;
 mod permissions;
 mod role_permissions;
