@@ -19,6 +19,7 @@
 #![deny(missing_docs)]
 
 pub mod access;
+pub mod client;
 pub mod environment;
 pub mod event;
 mod ids;
