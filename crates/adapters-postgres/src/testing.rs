@@ -152,6 +152,33 @@ impl TestDatabase {
         rows.into_iter().map(|row| row.event_type).collect()
     }
 
+    /// The `data` (JSON text) of every audit event about resources of
+    /// JSON:API type `resource_type`, in order of occurrence, read with raw
+    /// SQL: lets other crates' tests check that no secret reached an event.
+    ///
+    /// # Panics
+    /// When the database cannot be read.
+    #[must_use]
+    pub fn event_data(&self, resource_type: &str) -> Vec<String> {
+        let rows: Vec<EventData> = match &self.kind {
+            Kind::Postgres { .. } => {
+                diesel::sql_query("SELECT data FROM events WHERE resource_type = $1 ORDER BY id")
+                    .bind::<Text, _>(resource_type)
+                    .load(&mut connect_pg(&self.url))
+            }
+            Kind::Sqlite { .. } => {
+                let path = self.url.strip_prefix("sqlite://").unwrap_or(&self.url);
+                let mut conn = SqliteConnection::establish(path)
+                    .unwrap_or_else(|err| panic!("cannot open {path}: {err}"));
+                diesel::sql_query("SELECT data FROM events WHERE resource_type = ? ORDER BY id")
+                    .bind::<Text, _>(resource_type)
+                    .load(&mut conn)
+            }
+        }
+        .unwrap_or_else(|err| panic!("cannot read events: {err}"));
+        rows.into_iter().map(|row| row.data).collect()
+    }
+
     /// PostgreSQL only: simulates an outage of this database (new connections
     /// refused, open ones ended) or its end (connections allowed again).
     ///
@@ -230,6 +257,12 @@ fn template(server: &str) -> String {
             name
         })
         .clone()
+}
+
+#[derive(QueryableByName)]
+struct EventData {
+    #[diesel(sql_type = Text)]
+    data: String,
 }
 
 #[derive(QueryableByName)]

@@ -3,6 +3,8 @@
 //! template per test) and on a fresh SQLite file.
 #![expect(clippy::unwrap_used, reason = "tests fail loudly on unexpected errors")]
 
+#[path = "integration/clients.rs"]
+mod clients;
 #[path = "integration/connect.rs"]
 mod connect;
 #[path = "integration/environments.rs"]
