@@ -193,8 +193,11 @@ pub trait ClientRepo {
     ///
     /// # Errors
     /// Backend failures.
-    fn delete_client(&mut self, environment: EnvironmentId, id: ClientId)
-    -> Result<bool, StoreError>;
+    fn delete_client(
+        &mut self,
+        environment: EnvironmentId,
+        id: ClientId,
+    ) -> Result<bool, StoreError>;
     /// One page of clients in id order.
     ///
     /// # Errors
