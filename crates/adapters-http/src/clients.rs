@@ -244,7 +244,11 @@ pub async fn rotate_secret<U: UnitOfWork>(
         .rotate_secret(&actor, client_id(&path)?)
         .await?;
     let link = caller.url(&format!("/api/clients/{}", rotated.client.id));
-    Ok(resource_response(StatusCode::OK, with_secret(&rotated), &link))
+    Ok(resource_response(
+        StatusCode::OK,
+        with_secret(&rotated),
+        &link,
+    ))
 }
 
 /// `DELETE /api/clients/{id}`.

@@ -654,6 +654,9 @@ mod tests {
 
         let created = service.create(&actor(), machine()).await.unwrap();
 
+        // What a log line could show of the result never holds the secret.
+        let debug = format!("{created:?}");
+        assert!(!debug.contains("generated-secret"), "{debug}");
         assert_eq!(created.secret.unwrap().expose_secret(), "generated-secret");
         assert_eq!(created.client.client_id, "generated-id");
         assert_eq!(uow.log().committed, 1);

@@ -71,15 +71,26 @@ fn events_hide(app: &TestApp, secret: &str) {
     let digest = RandomSecrets.digest_secret(secret);
     for data in app.db.event_data("client") {
         assert!(!data.contains(secret), "secret in an event: {data}");
-        assert!(!data.contains(digest.as_str()), "digest in an event: {data}");
-        assert!(!data.contains("secret"), "secret member in an event: {data}");
+        assert!(
+            !data.contains(digest.as_str()),
+            "digest in an event: {data}"
+        );
+        assert!(
+            !data.contains("secret"),
+            "secret member in an event: {data}"
+        );
     }
 }
 
 async fn a_confidential_client_goes_through_its_whole_life(store: Store) {
     let app = spawn_app(store).await;
     let token = app.token(None).await;
-    let response = create(&app, &token, json!({"name": " Billing job ", "client_type": "confidential"})).await;
+    let response = create(
+        &app,
+        &token,
+        json!({"name": " Billing job ", "client_type": "confidential"}),
+    )
+    .await;
     assert_eq!(response.status(), 201);
     let location = response.headers()["location"].to_str().unwrap().to_owned();
     let body = jsonapi(response).await;
@@ -102,7 +113,10 @@ async fn a_confidential_client_goes_through_its_whole_life(store: Store) {
 
     let fetched = jsonapi(app.get(&format!("/api/clients/{id}"), &token).await).await;
     assert!(fetched["data"]["attributes"].get("client_secret").is_none());
-    assert_eq!(fetched["data"]["attributes"]["client_id"], client_id.as_str());
+    assert_eq!(
+        fetched["data"]["attributes"]["client_id"],
+        client_id.as_str()
+    );
     assert!(!fetched.to_string().contains(&secret));
 
     let patched = app
@@ -132,16 +146,35 @@ async fn a_confidential_client_goes_through_its_whole_life(store: Store) {
     let listed = listed["data"].as_array().unwrap();
     assert_eq!(listed.len(), 2, "the bootstrap client and this one");
     assert_eq!(listed[1], patched["data"]);
-    assert!(listed.iter().all(|c| c["attributes"].get("client_secret").is_none()));
+    assert!(
+        listed
+            .iter()
+            .all(|c| c["attributes"].get("client_secret").is_none())
+    );
 
     let deleted = app.delete(&format!("/api/clients/{id}"), &token).await;
     assert_eq!(deleted.status(), 204);
-    expect_error(app.get(&format!("/api/clients/{id}"), &token).await, 404, "not_found").await;
-    expect_error(app.delete(&format!("/api/clients/{id}"), &token).await, 404, "not_found").await;
+    expect_error(
+        app.get(&format!("/api/clients/{id}"), &token).await,
+        404,
+        "not_found",
+    )
+    .await;
+    expect_error(
+        app.delete(&format!("/api/clients/{id}"), &token).await,
+        404,
+        "not_found",
+    )
+    .await;
     assert_eq!(
         app.db.event_types("client"),
         // The first is the bootstrap client's, from the environment's creation.
-        ["client.created", "client.created", "client.updated", "client.deleted"]
+        [
+            "client.created",
+            "client.created",
+            "client.updated",
+            "client.deleted"
+        ]
     );
     events_hide(&app, &secret);
 }
@@ -149,13 +182,28 @@ async fn a_confidential_client_goes_through_its_whole_life(store: Store) {
 async fn a_rotated_secret_replaces_the_old_one_at_once_at_the_token_endpoint(store: Store) {
     let app = spawn_app(store).await;
     let token = app.token(None).await;
-    let client = created(&app, &token, json!({"name": "Machine", "client_type": "confidential"})).await;
+    let client = created(
+        &app,
+        &token,
+        json!({"name": "Machine", "client_type": "confidential"}),
+    )
+    .await;
     let id = client["id"].as_str().unwrap().to_owned();
-    let client_id = client["attributes"]["client_id"].as_str().unwrap().to_owned();
-    let old = client["attributes"]["client_secret"].as_str().unwrap().to_owned();
+    let client_id = client["attributes"]["client_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let old = client["attributes"]["client_secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     let (status, body) = token_status(&app, &client_id, &old).await;
-    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_target")), "no grant yet");
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_target")),
+        "no grant yet"
+    );
     grant_management_api(&app, &id, &["clients:read"]).await;
     let (status, body) = token_status(&app, &client_id, &old).await;
     assert_eq!(status, 200, "{body}");
@@ -180,22 +228,39 @@ async fn a_rotated_secret_replaces_the_old_one_at_once_at_the_token_endpoint(sto
         .unwrap();
     assert_eq!(rotated.status(), 200);
     let rotated = jsonapi(rotated).await;
-    let new = rotated["data"]["attributes"]["client_secret"].as_str().unwrap().to_owned();
+    let new = rotated["data"]["attributes"]["client_secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_ne!(new, old);
-    assert_eq!(rotated["data"]["attributes"]["client_id"], client_id.as_str());
+    assert_eq!(
+        rotated["data"]["attributes"]["client_id"],
+        client_id.as_str()
+    );
 
     let (status, body) = token_status(&app, &client_id, &old).await;
-    assert_eq!((status, body["error"].as_str()), (401, Some("invalid_client")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
     assert_eq!(token_status(&app, &client_id, &new).await.0, 200);
 
     let fetched = jsonapi(app.get(&format!("/api/clients/{id}"), &token).await).await;
     assert!(fetched["data"]["attributes"].get("client_secret").is_none());
-    assert_eq!(app.db.event_types("client"), ["client.created", "client.created", "client.secret_rotated"]);
+    assert_eq!(
+        app.db.event_types("client"),
+        ["client.created", "client.created", "client.secret_rotated"]
+    );
     events_hide(&app, &old);
     events_hide(&app, &new);
 
     // Deleting the client (and its grant) also ends its tokens at once.
-    assert_eq!(app.delete(&format!("/api/clients/{id}"), &token).await.status(), 204);
+    assert_eq!(
+        app.delete(&format!("/api/clients/{id}"), &token)
+            .await
+            .status(),
+        204
+    );
     assert_eq!(token_status(&app, &client_id, &new).await.0, 401);
 
     let public = created(
@@ -212,13 +277,18 @@ async fn a_rotated_secret_replaces_the_old_one_at_once_at_the_token_endpoint(sto
     let public_id = public["id"].as_str().unwrap();
     let refused = app
         .client
-        .patch(format!("{}/api/clients/{public_id}/rotate_secret", app.base))
+        .patch(format!(
+            "{}/api/clients/{public_id}/rotate_secret",
+            app.base
+        ))
         .bearer_auth(&token)
         .send()
         .await
         .unwrap();
     expect_error(refused, 409, "public_client").await;
-    let wrong_method = app.get(&format!("/api/clients/{public_id}/rotate_secret"), &token).await;
+    let wrong_method = app
+        .get(&format!("/api/clients/{public_id}/rotate_secret"), &token)
+        .await;
     assert_eq!(wrong_method.headers()["allow"], "PATCH");
     expect_error(wrong_method, 405, "method_not_allowed").await;
 }
@@ -254,47 +324,106 @@ async fn every_bad_attribute_is_a_422_at_its_pointer_and_changes_nothing(store: 
         ("/data/attributes/redirect_uris/3", "insecure_redirect_uri"),
         ("/data/attributes/redirect_uris/4", "duplicate_redirect_uri"),
         ("/data/attributes/redirect_uris/5", "redirect_uri_fragment"),
-        ("/data/attributes/redirect_uris/6", "redirect_uri_not_absolute"),
+        (
+            "/data/attributes/redirect_uris/6",
+            "redirect_uri_not_absolute",
+        ),
     ];
-    let expected: Vec<(String, String)> =
-        expected.iter().map(|(p, c)| ((*p).to_owned(), (*c).to_owned())).collect();
+    let expected: Vec<(String, String)> = expected
+        .iter()
+        .map(|(p, c)| ((*p).to_owned(), (*c).to_owned()))
+        .collect();
     assert_eq!(found, expected);
 
     let cases = [
-        (json!({"name": "x"}), "/data/attributes/client_type", "client_type_required"),
-        (json!({"client_type": "public"}), "/data/attributes/name", "name_required"),
-        (json!({"name": "x", "client_type": "robot"}), "/data/attributes/client_type", "invalid_client_type"),
-        (json!({"name": "x", "client_type": "public", "grant_types": ["client_credentials"]}),
-            "/data/attributes/grant_types/0", "public_client_credentials"),
-        (json!({"name": "x", "client_type": "confidential", "grant_types": ["authorization_code"]}),
-            "/data/attributes/redirect_uris", "redirect_uri_required"),
-        (json!({"name": "x", "client_type": "confidential", "grant_types": []}),
-            "/data/attributes/grant_types", "grant_types_empty"),
-        (json!({"name": "x", "client_type": "confidential", "grant_types": ["password"]}),
-            "/data/attributes/grant_types/0", "invalid_grant_type"),
-        (json!({"name": "x", "client_type": "confidential", "grant_types": ["client_credentials", 7]}),
-            "/data/attributes/grant_types/1", "invalid_type"),
-        (json!({"name": "x", "client_type": "confidential", "redirect_uris": "https://a.example"}),
-            "/data/attributes/redirect_uris", "invalid_type"),
-        (json!({"name": "x", "client_type": "confidential",
+        (
+            json!({"name": "x"}),
+            "/data/attributes/client_type",
+            "client_type_required",
+        ),
+        (
+            json!({"client_type": "public"}),
+            "/data/attributes/name",
+            "name_required",
+        ),
+        (
+            json!({"name": "x", "client_type": "robot"}),
+            "/data/attributes/client_type",
+            "invalid_client_type",
+        ),
+        (
+            json!({"name": "x", "client_type": "public", "grant_types": ["client_credentials"]}),
+            "/data/attributes/grant_types/0",
+            "public_client_credentials",
+        ),
+        (
+            json!({"name": "x", "client_type": "confidential", "grant_types": ["authorization_code"]}),
+            "/data/attributes/redirect_uris",
+            "redirect_uri_required",
+        ),
+        (
+            json!({"name": "x", "client_type": "confidential", "grant_types": []}),
+            "/data/attributes/grant_types",
+            "grant_types_empty",
+        ),
+        (
+            json!({"name": "x", "client_type": "confidential", "grant_types": ["password"]}),
+            "/data/attributes/grant_types/0",
+            "invalid_grant_type",
+        ),
+        (
+            json!({"name": "x", "client_type": "confidential", "grant_types": ["client_credentials", 7]}),
+            "/data/attributes/grant_types/1",
+            "invalid_type",
+        ),
+        (
+            json!({"name": "x", "client_type": "confidential", "redirect_uris": "https://a.example"}),
+            "/data/attributes/redirect_uris",
+            "invalid_type",
+        ),
+        (
+            json!({"name": "x", "client_type": "confidential",
             "redirect_uris": (0..11).map(|i| format!("https://a.example/{i}")).collect::<Vec<_>>()}),
-            "/data/attributes/redirect_uris", "too_many_redirect_uris"),
-        (json!({"name": "x", "client_type": "confidential", "token_format": "saml"}),
-            "/data/attributes/token_format", "invalid_token_format"),
-        (json!({"name": "x", "client_type": "confidential", "first_party": "yes"}),
-            "/data/attributes/first_party", "invalid_type"),
-        (json!({"name": null, "client_type": "confidential"}), "/data/attributes/name", "null_not_allowed"),
-        (json!({"name": "x", "client_type": "confidential", "client_id": "mine"}),
-            "/data/attributes/client_id", "read_only_attribute"),
-        (json!({"name": "x", "client_type": "confidential", "client_secret": "a-secret-of-my-choosing-0123456789"}),
-            "/data/attributes/client_secret", "read_only_attribute"),
+            "/data/attributes/redirect_uris",
+            "too_many_redirect_uris",
+        ),
+        (
+            json!({"name": "x", "client_type": "confidential", "token_format": "saml"}),
+            "/data/attributes/token_format",
+            "invalid_token_format",
+        ),
+        (
+            json!({"name": "x", "client_type": "confidential", "first_party": "yes"}),
+            "/data/attributes/first_party",
+            "invalid_type",
+        ),
+        (
+            json!({"name": null, "client_type": "confidential"}),
+            "/data/attributes/name",
+            "null_not_allowed",
+        ),
+        (
+            json!({"name": "x", "client_type": "confidential", "client_id": "mine"}),
+            "/data/attributes/client_id",
+            "read_only_attribute",
+        ),
+        (
+            json!({"name": "x", "client_type": "confidential", "client_secret": "a-secret-of-my-choosing-0123456789"}),
+            "/data/attributes/client_secret",
+            "read_only_attribute",
+        ),
     ];
     for (attributes, pointer, code) in cases {
         let error = expect_error(create(&app, &token, attributes.clone()).await, 422, code).await;
         assert_eq!(error["source"]["pointer"], pointer, "{attributes}");
     }
     let unknown = expect_error(
-        create(&app, &token, json!({"name": "x", "client_type": "public", "secret": "x"})).await,
+        create(
+            &app,
+            &token,
+            json!({"name": "x", "client_type": "public", "secret": "x"}),
+        )
+        .await,
         400,
         "unknown_attribute",
     )
@@ -322,13 +451,36 @@ async fn every_bad_attribute_is_a_422_at_its_pointer_and_changes_nothing(store: 
         }
     };
     let cases = [
-        (json!({"client_type": "confidential"}), "/data/attributes/client_type", "client_type_immutable"),
-        (json!({"redirect_uris": []}), "/data/attributes/redirect_uris", "redirect_uri_required"),
-        (json!({"grant_types": ["refresh_token", "client_credentials"]}),
-            "/data/attributes/grant_types/1", "public_client_credentials"),
-        (json!({"client_id": "mine"}), "/data/attributes/client_id", "read_only_attribute"),
-        (json!({"client_secret": "mine"}), "/data/attributes/client_secret", "read_only_attribute"),
-        (json!({"redirect_uris": null}), "/data/attributes/redirect_uris", "null_not_allowed"),
+        (
+            json!({"client_type": "confidential"}),
+            "/data/attributes/client_type",
+            "client_type_immutable",
+        ),
+        (
+            json!({"redirect_uris": []}),
+            "/data/attributes/redirect_uris",
+            "redirect_uri_required",
+        ),
+        (
+            json!({"grant_types": ["refresh_token", "client_credentials"]}),
+            "/data/attributes/grant_types/1",
+            "public_client_credentials",
+        ),
+        (
+            json!({"client_id": "mine"}),
+            "/data/attributes/client_id",
+            "read_only_attribute",
+        ),
+        (
+            json!({"client_secret": "mine"}),
+            "/data/attributes/client_secret",
+            "read_only_attribute",
+        ),
+        (
+            json!({"redirect_uris": null}),
+            "/data/attributes/redirect_uris",
+            "null_not_allowed",
+        ),
     ];
     for (attributes, pointer, code) in cases {
         let error = expect_error(patch(attributes.clone()).await, 422, code).await;
@@ -336,7 +488,10 @@ async fn every_bad_attribute_is_a_422_at_its_pointer_and_changes_nothing(store: 
     }
     let fetched = jsonapi(app.get(&format!("/api/clients/{id}"), &token).await).await;
     assert_eq!(fetched["data"], spa, "nothing changed");
-    assert_eq!(app.db.event_types("client"), ["client.created", "client.created"]);
+    assert_eq!(
+        app.db.event_types("client"),
+        ["client.created", "client.created"]
+    );
 }
 
 async fn scopes_environments_and_self_deletion_are_enforced(store: Store) {
@@ -344,12 +499,22 @@ async fn scopes_environments_and_self_deletion_are_enforced(store: Store) {
     let token = app.token(None).await;
     let read_only = app.token(Some("clients:read")).await;
     expect_error(
-        create(&app, &read_only, json!({"name": "x", "client_type": "public"})).await,
+        create(
+            &app,
+            &read_only,
+            json!({"name": "x", "client_type": "public"}),
+        )
+        .await,
         403,
         "insufficient_scope",
     )
     .await;
-    let machine = created(&app, &token, json!({"name": "M", "client_type": "confidential"})).await;
+    let machine = created(
+        &app,
+        &token,
+        json!({"name": "M", "client_type": "confidential"}),
+    )
+    .await;
     let id = machine["id"].as_str().unwrap();
     let rotate = app
         .client
@@ -359,8 +524,18 @@ async fn scopes_environments_and_self_deletion_are_enforced(store: Store) {
         .await
         .unwrap();
     expect_error(rotate, 403, "insufficient_scope").await;
-    expect_error(app.delete(&format!("/api/clients/{id}"), &read_only).await, 403, "insufficient_scope").await;
-    expect_error(app.get("/api/clients/not-a-ulid", &token).await, 404, "not_found").await;
+    expect_error(
+        app.delete(&format!("/api/clients/{id}"), &read_only).await,
+        403,
+        "insufficient_scope",
+    )
+    .await;
+    expect_error(
+        app.get("/api/clients/not-a-ulid", &token).await,
+        404,
+        "not_found",
+    )
+    .await;
 
     // The caller cannot delete its own client: the environment would lock itself out.
     let listed = jsonapi(app.get("/api/clients", &token).await).await;
@@ -372,8 +547,19 @@ async fn scopes_environments_and_self_deletion_are_enforced(store: Store) {
         .unwrap()
         .clone();
     let bootstrap_id = bootstrap["id"].as_str().unwrap();
-    expect_error(app.delete(&format!("/api/clients/{bootstrap_id}"), &token).await, 409, "self_deletion").await;
-    assert_eq!(app.get(&format!("/api/clients/{bootstrap_id}"), &token).await.status(), 200);
+    expect_error(
+        app.delete(&format!("/api/clients/{bootstrap_id}"), &token)
+            .await,
+        409,
+        "self_deletion",
+    )
+    .await;
+    assert_eq!(
+        app.get(&format!("/api/clients/{bootstrap_id}"), &token)
+            .await
+            .status(),
+        200
+    );
 
     // Another environment sees none of this one's clients.
     app.environments
@@ -390,7 +576,10 @@ async fn scopes_environments_and_self_deletion_are_enforced(store: Store) {
     let response = app
         .client
         .post(format!("{staging}/oauth/token"))
-        .basic_auth("staging-client", Some("staging-secret-staging-secret-staging"))
+        .basic_auth(
+            "staging-client",
+            Some("staging-secret-staging-secret-staging"),
+        )
         .form(&[("grant_type", "client_credentials")])
         .send()
         .await
@@ -413,7 +602,12 @@ async fn scopes_environments_and_self_deletion_are_enforced(store: Store) {
         .await
         .unwrap();
     expect_error(foreign, 404, "not_found").await;
-    assert_eq!(app.get(&format!("/api/clients/{id}"), &token).await.status(), 200);
+    assert_eq!(
+        app.get(&format!("/api/clients/{id}"), &token)
+            .await
+            .status(),
+        200
+    );
     // Both bootstrap clients and `M`; no deletion happened.
     assert_eq!(
         app.db.event_types("client"),
@@ -425,7 +619,12 @@ async fn clients_are_listed_by_keyset_both_ways(store: Store) {
     let app = spawn_app(store).await;
     let token = app.token(None).await;
     for name in ["a", "b", "c"] {
-        created(&app, &token, json!({"name": name, "client_type": "confidential"})).await;
+        created(
+            &app,
+            &token,
+            json!({"name": name, "client_type": "confidential"}),
+        )
+        .await;
     }
     let names = |doc: &Value| -> Vec<String> {
         doc["data"]
@@ -438,13 +637,28 @@ async fn clients_are_listed_by_keyset_both_ways(store: Store) {
     let first = jsonapi(app.get("/api/clients?page[size]=2", &token).await).await;
     assert_eq!(names(&first)[1], "a", "the bootstrap client comes first");
     let next = first["links"]["next"].as_str().unwrap();
-    let second = app.client.get(next).bearer_auth(&token).send().await.unwrap();
+    let second = app
+        .client
+        .get(next)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     let second = jsonapi(second).await;
     assert_eq!(names(&second), ["b", "c"]);
     assert!(second["links"].get("next").is_none());
-    let back = jsonapi(app.get("/api/clients?sort=-created_at&page[size]=2", &token).await).await;
+    let back = jsonapi(
+        app.get("/api/clients?sort=-created_at&page[size]=2", &token)
+            .await,
+    )
+    .await;
     assert_eq!(names(&back), ["c", "b"]);
-    expect_error(app.get("/api/clients?page[size]=0", &token).await, 400, "invalid_page_size").await;
+    expect_error(
+        app.get("/api/clients?page[size]=0", &token).await,
+        400,
+        "invalid_page_size",
+    )
+    .await;
 }
 
 on_both_stores!(
