@@ -486,6 +486,25 @@ async fn every_bad_attribute_is_a_422_at_its_pointer_and_changes_nothing(store: 
         let error = expect_error(patch(attributes.clone()).await, 422, code).await;
         assert_eq!(error["source"]["pointer"], pointer, "{attributes}");
     }
+    let mismatch = app
+        .patch(
+            &format!("/api/clients/{id}"),
+            &token,
+            &json!({"data": {"type": "client", "id": "01HQ0000000000000000000000", "attributes": {"name": "y"}}}),
+        )
+        .await;
+    assert_eq!(mismatch.status(), 409);
+    let wrong_type = app
+        .patch(
+            &format!("/api/clients/{id}"),
+            &token,
+            &json!({"data": {"type": "permission", "id": id, "attributes": {"name": "y"}}}),
+        )
+        .await;
+    assert_eq!(wrong_type.status(), 409);
+    let not_allowed = app.delete("/api/clients", &token).await;
+    assert_eq!(not_allowed.headers()["allow"], "GET, POST");
+    expect_error(not_allowed, 405, "method_not_allowed").await;
     let fetched = jsonapi(app.get(&format!("/api/clients/{id}"), &token).await).await;
     assert_eq!(fetched["data"], spa, "nothing changed");
     assert_eq!(
