@@ -284,12 +284,15 @@ pub(crate) fn violations(
     ApiError::many(
         status,
         list.into_iter()
-            .map(|v| ErrorObject {
-                status,
-                code: v.code.to_owned(),
-                title: "Invalid attribute".to_owned(),
-                detail: v.detail,
-                source: Some(Source::Pointer(format!("/data/attributes/{}", v.field))),
+            .map(|v| {
+                let pointer = v.pointer();
+                ErrorObject {
+                    status,
+                    code: v.code.to_owned(),
+                    title: "Invalid attribute".to_owned(),
+                    detail: v.detail,
+                    source: Some(Source::Pointer(pointer)),
+                }
             })
             .collect(),
     )

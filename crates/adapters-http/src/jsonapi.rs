@@ -120,6 +120,31 @@ impl Attributes {
         }
     }
 
+    /// An array-of-strings member; absent is `None`, `null` or another type
+    /// is `422`, pointing at the offending item when one is not a string.
+    ///
+    /// # Errors
+    /// `422 invalid_type`.
+    pub fn string_list(&self, name: &str) -> Result<Option<Vec<String>>, ApiError> {
+        match self.members.get(name) {
+            None => Ok(None),
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(index, item)| match item {
+                    Value::String(s) => Ok(s.clone()),
+                    _ => Err(ApiError::invalid(
+                        "invalid_type",
+                        format!("{name}[{index}] must be a string"),
+                    )
+                    .at(format!("{}/{index}", pointer(name)))),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(_) => Err(wrong_type(name, "an array of strings")),
+        }
+    }
+
     /// A boolean member.
     ///
     /// # Errors

@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 mod body;
+mod clients;
 pub mod error;
 mod health;
 pub mod jsonapi;

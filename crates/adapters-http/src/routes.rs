@@ -5,7 +5,9 @@ use actix_web::{HttpResponse, Route, web};
 use portcullis_ports::store::UnitOfWork;
 
 use crate::error::ApiError;
-use crate::{health, oauth, permissions, role_permissions, roles, signing_keys, user_roles, users};
+use crate::{
+    clients, health, oauth, permissions, role_permissions, roles, signing_keys, user_roles, users,
+};
 
 fn not_allowed(allow: &'static str) -> Route {
     web::route().to(move || async move {
@@ -137,6 +139,24 @@ pub fn configure<U: UnitOfWork>(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(user_roles::get::<U>))
             .route(web::delete().to(user_roles::delete::<U>))
             .default_service(not_allowed("GET, DELETE")),
+    )
+    .service(
+        web::resource("/api/clients")
+            .route(web::get().to(clients::list::<U>))
+            .route(web::post().to(clients::create::<U>))
+            .default_service(not_allowed("GET, POST")),
+    )
+    .service(
+        web::resource("/api/clients/{id}")
+            .route(web::get().to(clients::get::<U>))
+            .route(web::patch().to(clients::update::<U>))
+            .route(web::delete().to(clients::delete::<U>))
+            .default_service(not_allowed("GET, PATCH, DELETE")),
+    )
+    .service(
+        web::resource("/api/clients/{id}/rotate_secret")
+            .route(web::patch().to(clients::rotate_secret::<U>))
+            .default_service(not_allowed("PATCH")),
     )
     .default_service(web::to(|| async {
         Err::<HttpResponse, _>(ApiError::not_found("no route matches this path"))

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use portcullis_application::clients::ClientService;
 use portcullis_application::environments::EnvironmentService;
 use portcullis_application::keys::KeyCache;
 use portcullis_application::permissions::PermissionService;
@@ -32,6 +33,8 @@ pub struct AppState<U> {
     pub role_permissions: Arc<RolePermissionService<U>>,
     /// The user-roles collection.
     pub user_roles: Arc<UserRoleService<U>>,
+    /// The clients collection.
+    pub clients: Arc<ClientService<U>>,
     /// The store, for the readiness probe.
     pub store: Arc<U>,
     /// The base domain under which `SLUG.<base>` selects environment `SLUG`.

@@ -163,6 +163,25 @@ impl TestDatabase {
         rows.into_iter().map(|row| row.value).collect()
     }
 
+    /// The `data` (JSON text) of every audit event about resources of
+    /// JSON:API type `resource_type`, in order of occurrence, read with raw
+    /// SQL: lets other crates' tests check that no secret reached an event.
+    ///
+    /// # Panics
+    /// When the database cannot be read.
+    #[must_use]
+    pub fn event_data(&self, resource_type: &str) -> Vec<String> {
+        assert!(
+            resource_type
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_'),
+            "resource type {resource_type:?}"
+        );
+        self.texts(&format!(
+            "SELECT data AS value FROM events WHERE resource_type = '{resource_type}' ORDER BY id"
+        ))
+    }
+
     /// PostgreSQL only: simulates an outage of this database (new connections
     /// refused, open ones ended) or its end (connections allowed again).
     ///

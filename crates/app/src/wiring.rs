@@ -13,6 +13,7 @@ use portcullis_adapters_http::AppState;
 use portcullis_adapters_postgres::{DieselStore, StoreConfig};
 use portcullis_application::Ports;
 use portcullis_application::client_memo::ClientMemo;
+use portcullis_application::clients::ClientService;
 use portcullis_application::environments::{BootstrapCredentials, EnvironmentService};
 use portcullis_application::keys::KeyCache;
 use portcullis_application::permissions::PermissionService;
@@ -183,6 +184,7 @@ pub fn wire(
         roles: Arc::new(RoleService::new(ports.clone())),
         role_permissions: Arc::new(RolePermissionService::new(ports.clone())),
         user_roles: Arc::new(UserRoleService::new(ports.clone())),
+        clients: Arc::new(ClientService::new(ports.clone(), Arc::clone(&clients))),
         signing_keys: Arc::new(SigningKeyService::new(ports, keys)),
         store: Arc::clone(&store),
         base_domain: settings.server.base_domain.clone(),

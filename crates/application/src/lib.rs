@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 
 pub mod client_memo;
+pub mod clients;
 pub mod environments;
 pub mod keys;
 pub mod permissions;

@@ -10,6 +10,8 @@ pub struct FieldViolation {
     pub code: &'static str,
     /// What is wrong, for people.
     pub detail: String,
+    /// The offending item when the attribute is a list (`redirect_uris[3]`).
+    pub index: Option<usize>,
 }
 
 impl FieldViolation {
@@ -18,6 +20,24 @@ impl FieldViolation {
             field,
             code,
             detail: detail.to_string(),
+            index: None,
+        }
+    }
+
+    /// The same violation, about item `index` of a list attribute.
+    #[must_use]
+    pub(crate) fn at_index(mut self, index: usize) -> Self {
+        self.index = Some(index);
+        self
+    }
+
+    /// The JSON pointer of the offending member in a request document:
+    /// `/data/attributes/<field>`, followed by `/<index>` for a list item.
+    #[must_use]
+    pub fn pointer(&self) -> String {
+        match self.index {
+            Some(index) => format!("/data/attributes/{}/{index}", self.field),
+            None => format!("/data/attributes/{}", self.field),
         }
     }
 }
@@ -37,4 +57,16 @@ pub(crate) fn parse_description(
             violations.push(FieldViolation::new("description", code, e));
         })
         .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pointers_name_the_attribute_and_the_list_item() {
+        let v = FieldViolation::new("name", "invalid_name", "bad");
+        assert_eq!(v.pointer(), "/data/attributes/name");
+        assert_eq!(v.at_index(3).pointer(), "/data/attributes/name/3");
+    }
 }

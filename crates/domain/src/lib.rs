@@ -20,6 +20,7 @@
 
 pub mod access;
 pub mod access_token;
+pub mod client;
 pub mod environment;
 pub mod event;
 mod ids;

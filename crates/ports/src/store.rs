@@ -177,6 +177,39 @@ pub trait ClientRepo {
         environment: EnvironmentId,
         client_id: &str,
     ) -> Result<Option<Client>, StoreError>;
+    /// Finds a client of an environment by its record id.
+    ///
+    /// # Errors
+    /// Backend failures; `Corrupt` for rows that break invariants.
+    fn find_client(
+        &mut self,
+        environment: EnvironmentId,
+        id: ClientId,
+    ) -> Result<Option<Client>, StoreError>;
+    /// Replaces every mutable field of a stored client (name, grant types,
+    /// redirect URIs, token format, first party, secret digest, `updated_at`).
+    ///
+    /// # Errors
+    /// MUST return `StoreError::NotFound` if the client does not exist in its environment.
+    fn update_client(&mut self, client: &Client) -> Result<(), StoreError>;
+    /// Deletes a client and, by cascade, its grants; returns whether it existed.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn delete_client(
+        &mut self,
+        environment: EnvironmentId,
+        id: ClientId,
+    ) -> Result<bool, StoreError>;
+    /// One page of clients in id order.
+    ///
+    /// # Errors
+    /// Backend failures; `Corrupt` for rows that break invariants.
+    fn list_clients(
+        &mut self,
+        environment: EnvironmentId,
+        page: &Keyset,
+    ) -> Result<Vec<Client>, StoreError>;
 }
 
 /// Resource servers and their scopes.

@@ -41,6 +41,10 @@ mockall::mock! {
     impl ClientRepo for Tx {
         fn insert_client(&mut self, client: &Client) -> Result<(), StoreError>;
         fn find_client_by_client_id(&mut self, environment: EnvironmentId, client_id: &str) -> Result<Option<Client>, StoreError>;
+        fn find_client(&mut self, environment: EnvironmentId, id: ClientId) -> Result<Option<Client>, StoreError>;
+        fn update_client(&mut self, client: &Client) -> Result<(), StoreError>;
+        fn delete_client(&mut self, environment: EnvironmentId, id: ClientId) -> Result<bool, StoreError>;
+        fn list_clients(&mut self, environment: EnvironmentId, page: &Keyset) -> Result<Vec<Client>, StoreError>;
     }
     impl ResourceServerRepo for Tx {
         fn insert_resource_server(&mut self, resource_server: &ResourceServer) -> Result<(), StoreError>;

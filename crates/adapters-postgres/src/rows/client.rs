@@ -115,3 +115,32 @@ impl<'a> NewClientRow<'a> {
         }
     }
 }
+
+/// Every mutable column of a client (its type and `client_id` are fixed).
+#[derive(AsChangeset)]
+#[diesel(table_name = clients)]
+#[diesel(treat_none_as_null = true)]
+pub(crate) struct ClientChangeset<'a> {
+    name: &'a str,
+    grant_types: String,
+    redirect_uris: String,
+    token_format: &'a str,
+    first_party: bool,
+    secret_digest: Option<&'a str>,
+    updated_at: PrimitiveDateTime,
+}
+
+impl<'a> ClientChangeset<'a> {
+    /// The mutable state of `client`.
+    pub(crate) fn from_domain(client: &'a Client) -> Self {
+        Self {
+            name: &client.name,
+            grant_types: json_array(client.grant_types.iter().map(|grant| grant.as_str())),
+            redirect_uris: json_array(client.redirect_uris.iter().map(String::as_str)),
+            token_format: client.token_format.as_str(),
+            first_party: client.first_party,
+            secret_digest: client.secret_digest.as_ref().map(SecretDigest::as_str),
+            updated_at: client.updated_at.as_primitive(),
+        }
+    }
+}

@@ -5,6 +5,7 @@
 mod support;
 
 mod cli;
+mod clients;
 mod environments;
 mod errors;
 mod opaque_tokens;

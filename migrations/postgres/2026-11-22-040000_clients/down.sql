@@ -1,0 +1,1 @@
+DROP INDEX clients_environment_id_id_idx;
