@@ -71,7 +71,7 @@ fn sqlite_files_and_their_directories_are_created_and_migrated_once() {
     assert_eq!(store.backend(), Backend::Sqlite);
     assert_eq!(store.backend().as_str(), "sqlite");
     assert!(path.exists());
-    assert_eq!(store.run_migrations().unwrap(), 3);
+    assert_eq!(store.run_migrations().unwrap(), 4);
     assert_eq!(store.run_migrations().unwrap(), 0);
     // `sqlite:PATH` names the same file.
     let again =
@@ -87,7 +87,7 @@ fn a_fresh_postgres_database_is_migrated_by_run_migrations() {
     // The template is migrated already; drop the schema and migrate again.
     crate::support::execute(&db, "DROP SCHEMA public CASCADE");
     crate::support::execute(&db, "CREATE SCHEMA public");
-    assert_eq!(store.run_migrations().unwrap(), 3);
+    assert_eq!(store.run_migrations().unwrap(), 4);
     assert_eq!(store.run_migrations().unwrap(), 0);
     assert_eq!(count(&db, "users"), 0);
 }
