@@ -5,8 +5,10 @@ use std::sync::Arc;
 use portcullis_application::environments::EnvironmentService;
 use portcullis_application::keys::KeyCache;
 use portcullis_application::permissions::PermissionService;
+use portcullis_application::resource_servers::ResourceServerService;
 use portcullis_application::role_permissions::RolePermissionService;
 use portcullis_application::roles::RoleService;
+use portcullis_application::scopes::ScopeService;
 use portcullis_application::signing_keys::SigningKeyService;
 use portcullis_application::tokens::TokenService;
 use portcullis_application::users::UserService;
@@ -29,6 +31,10 @@ pub struct AppState<U> {
     pub roles: Arc<RoleService<U>>,
     /// The role-permissions collection.
     pub role_permissions: Arc<RolePermissionService<U>>,
+    /// The resource-servers collection.
+    pub resource_servers: Arc<ResourceServerService<U>>,
+    /// The scopes collection.
+    pub scopes: Arc<ScopeService<U>>,
     /// The store, for the readiness probe.
     pub store: Arc<U>,
     /// The base domain under which `SLUG.<base>` selects environment `SLUG`.
