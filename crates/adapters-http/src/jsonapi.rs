@@ -157,6 +157,24 @@ impl Attributes {
         }
     }
 
+    /// Whether the request names the relationship (even with `data: null`).
+    #[must_use]
+    pub fn has_relationship(&self, name: &str) -> bool {
+        self.relationships.contains_key(name)
+    }
+
+    /// An integer member (a JSON number without fraction that fits `i64`).
+    ///
+    /// # Errors
+    /// `422 invalid_type`.
+    pub fn integer(&self, name: &str) -> Result<Option<i64>, ApiError> {
+        match self.members.get(name) {
+            None => Ok(None),
+            Some(Value::Number(n)) if n.as_i64().is_some() => Ok(n.as_i64()),
+            Some(_) => Err(wrong_type(name, "an integer")),
+        }
+    }
+
     /// The id of a to-one relationship that must name a resource of
     /// `expected_type` (only names accepted by [`read_resource_with`]
     /// are present). Absent or `{"data": null}` is `None`.

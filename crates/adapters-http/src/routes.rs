@@ -6,7 +6,8 @@ use portcullis_ports::store::UnitOfWork;
 
 use crate::error::ApiError;
 use crate::{
-    clients, health, oauth, permissions, role_permissions, roles, signing_keys, user_roles, users,
+    clients, health, oauth, permissions, resource_servers, role_permissions, roles, scopes,
+    signing_keys, user_roles, users,
 };
 
 fn not_allowed(allow: &'static str) -> Route {
@@ -157,6 +158,32 @@ pub fn configure<U: UnitOfWork>(cfg: &mut web::ServiceConfig) {
         web::resource("/api/clients/{id}/rotate_secret")
             .route(web::patch().to(clients::rotate_secret::<U>))
             .default_service(not_allowed("PATCH")),
+    )
+    .service(
+        web::resource("/api/resource-servers")
+            .route(web::get().to(resource_servers::list::<U>))
+            .route(web::post().to(resource_servers::create::<U>))
+            .default_service(not_allowed("GET, POST")),
+    )
+    .service(
+        web::resource("/api/resource-servers/{id}")
+            .route(web::get().to(resource_servers::get::<U>))
+            .route(web::patch().to(resource_servers::update::<U>))
+            .route(web::delete().to(resource_servers::delete::<U>))
+            .default_service(not_allowed("GET, PATCH, DELETE")),
+    )
+    .service(
+        web::resource("/api/scopes")
+            .route(web::get().to(scopes::list::<U>))
+            .route(web::post().to(scopes::create::<U>))
+            .default_service(not_allowed("GET, POST")),
+    )
+    .service(
+        web::resource("/api/scopes/{id}")
+            .route(web::get().to(scopes::get::<U>))
+            .route(web::patch().to(scopes::update::<U>))
+            .route(web::delete().to(scopes::delete::<U>))
+            .default_service(not_allowed("GET, PATCH, DELETE")),
     )
     .default_service(web::to(|| async {
         Err::<HttpResponse, _>(ApiError::not_found("no route matches this path"))

@@ -6,8 +6,10 @@ use portcullis_application::clients::ClientService;
 use portcullis_application::environments::EnvironmentService;
 use portcullis_application::keys::KeyCache;
 use portcullis_application::permissions::PermissionService;
+use portcullis_application::resource_servers::ResourceServerService;
 use portcullis_application::role_permissions::RolePermissionService;
 use portcullis_application::roles::RoleService;
+use portcullis_application::scopes::ScopeService;
 use portcullis_application::signing_keys::SigningKeyService;
 use portcullis_application::tokens::TokenService;
 use portcullis_application::user_roles::UserRoleService;
@@ -35,6 +37,10 @@ pub struct AppState<U> {
     pub user_roles: Arc<UserRoleService<U>>,
     /// The clients collection.
     pub clients: Arc<ClientService<U>>,
+    /// The resource-servers collection.
+    pub resource_servers: Arc<ResourceServerService<U>>,
+    /// The scopes collection.
+    pub scopes: Arc<ScopeService<U>>,
     /// The store, for the readiness probe.
     pub store: Arc<U>,
     /// The base domain under which `SLUG.<base>` selects environment `SLUG`.

@@ -17,6 +17,8 @@ mod list_users;
 mod oauth;
 #[path = "integration/permissions.rs"]
 mod permissions;
+#[path = "integration/resource_servers.rs"]
+mod resource_servers;
 #[path = "integration/roles.rs"]
 mod roles;
 #[path = "integration/signing_keys.rs"]

@@ -17,8 +17,10 @@ use portcullis_application::clients::ClientService;
 use portcullis_application::environments::{BootstrapCredentials, EnvironmentService};
 use portcullis_application::keys::KeyCache;
 use portcullis_application::permissions::PermissionService;
+use portcullis_application::resource_servers::ResourceServerService;
 use portcullis_application::role_permissions::RolePermissionService;
 use portcullis_application::roles::RoleService;
+use portcullis_application::scopes::ScopeService;
 use portcullis_application::signing_keys::SigningKeyService;
 use portcullis_application::tokens::TokenService;
 use portcullis_application::user_roles::UserRoleService;
@@ -185,6 +187,11 @@ pub fn wire(
         role_permissions: Arc::new(RolePermissionService::new(ports.clone())),
         user_roles: Arc::new(UserRoleService::new(ports.clone())),
         clients: Arc::new(ClientService::new(ports.clone(), Arc::clone(&clients))),
+        resource_servers: Arc::new(ResourceServerService::new(
+            ports.clone(),
+            Arc::clone(&clients),
+        )),
+        scopes: Arc::new(ScopeService::new(ports.clone(), Arc::clone(&clients))),
         signing_keys: Arc::new(SigningKeyService::new(ports, keys)),
         store: Arc::clone(&store),
         base_domain: settings.server.base_domain.clone(),

@@ -25,6 +25,7 @@ pub mod environment;
 pub mod event;
 mod ids;
 pub mod oauth;
+pub mod resource_server;
 pub mod signing_key;
 mod time;
 pub mod user;

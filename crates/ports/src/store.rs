@@ -13,7 +13,7 @@ use portcullis_domain::signing_key::SigningKey;
 use portcullis_domain::user::User;
 use portcullis_domain::{
     AccessTokenId, ClientId, EnvironmentId, PermissionId, ResourceServerId, RoleId,
-    RolePermissionId, SigningKeyId, Timestamp, UserId, UserRoleId,
+    RolePermissionId, ScopeId, SigningKeyId, Timestamp, UserId, UserRoleId,
 };
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -245,6 +245,82 @@ pub trait ResourceServerRepo {
     /// # Errors
     /// MUST return `StoreError::Conflict(Unique::ScopeName)` on a name taken in that resource server.
     fn insert_scopes(&mut self, scopes: &[Scope]) -> Result<(), StoreError>;
+    /// Finds a resource server of an environment.
+    ///
+    /// # Errors
+    /// Backend failures; `Corrupt` for rows that break invariants.
+    fn find_resource_server(
+        &mut self,
+        environment: EnvironmentId,
+        id: ResourceServerId,
+    ) -> Result<Option<ResourceServer>, StoreError>;
+    /// Stores a resource server's name, token lifetime and `updated_at` (the
+    /// identifier and the system flag never change).
+    ///
+    /// # Errors
+    /// MUST return `StoreError::NotFound` if the resource server does not exist.
+    fn update_resource_server(
+        &mut self,
+        resource_server: &ResourceServer,
+    ) -> Result<(), StoreError>;
+    /// Deletes a resource server and (by cascade) its scopes and client
+    /// grants; returns whether it existed.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn delete_resource_server(
+        &mut self,
+        environment: EnvironmentId,
+        id: ResourceServerId,
+    ) -> Result<bool, StoreError>;
+    /// One page of resource servers in id order.
+    ///
+    /// # Errors
+    /// Backend failures; `Corrupt` for rows that break invariants.
+    fn list_resource_servers(
+        &mut self,
+        environment: EnvironmentId,
+        page: &Keyset,
+    ) -> Result<Vec<ResourceServer>, StoreError>;
+    /// Finds a scope of an environment.
+    ///
+    /// # Errors
+    /// Backend failures; `Corrupt` for rows that break invariants.
+    fn find_scope(
+        &mut self,
+        environment: EnvironmentId,
+        id: ScopeId,
+    ) -> Result<Option<Scope>, StoreError>;
+    /// Stores a scope's name and description.
+    ///
+    /// # Errors
+    /// MUST return `StoreError::Conflict(Unique::ScopeName)` on a name taken in
+    /// its resource server and `StoreError::NotFound` if the scope does not exist.
+    fn update_scope(&mut self, scope: &Scope) -> Result<(), StoreError>;
+    /// Deletes a scope; returns whether it existed.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn delete_scope(&mut self, environment: EnvironmentId, id: ScopeId)
+    -> Result<bool, StoreError>;
+    /// One page of scopes in id order.
+    ///
+    /// # Errors
+    /// Backend failures; `Corrupt` for rows that break invariants.
+    fn list_scopes(
+        &mut self,
+        environment: EnvironmentId,
+        query: &ScopeQuery,
+    ) -> Result<Vec<Scope>, StoreError>;
+}
+
+/// Filters and page of a scope listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopeQuery {
+    /// Only the scopes of this resource server.
+    pub resource_server: Option<ResourceServerId>,
+    /// The keyset page (id order).
+    pub page: Keyset,
 }
 
 /// Client grants.
@@ -277,6 +353,22 @@ pub trait ClientGrantRepo {
         client_id: &str,
         identifier: &str,
     ) -> Result<Option<(Client, ResourceServer, ClientGrant)>, StoreError>;
+    /// Every grant for a resource server, in id order. Inside a transaction
+    /// the rows are locked (`FOR UPDATE` where the store has it), so that a
+    /// read-modify-write of their `allowed_scopes` loses no concurrent change.
+    ///
+    /// # Errors
+    /// Backend failures; `Corrupt` for rows that break invariants.
+    fn lock_client_grants_of_resource_server(
+        &mut self,
+        environment: EnvironmentId,
+        resource_server: ResourceServerId,
+    ) -> Result<Vec<ClientGrant>, StoreError>;
+    /// Stores a grant's `allowed_scopes`.
+    ///
+    /// # Errors
+    /// MUST return `StoreError::NotFound` if the grant does not exist.
+    fn update_client_grant_scopes(&mut self, grant: &ClientGrant) -> Result<(), StoreError>;
 }
 
 /// Signing keys.

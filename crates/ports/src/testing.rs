@@ -14,13 +14,14 @@ use portcullis_domain::signing_key::SigningKey;
 use portcullis_domain::user::User;
 use portcullis_domain::{
     AccessTokenId, ClientId, EnvironmentId, PermissionId, ResourceServerId, RoleId,
-    RolePermissionId, SigningKeyId, Timestamp, UserId, UserRoleId,
+    RolePermissionId, ScopeId, SigningKeyId, Timestamp, UserId, UserRoleId,
 };
 
 use crate::store::{
     AccessTokenRepo, ClientGrantRepo, ClientRepo, CountedRole, EnvironmentRepo, EventRepo, Keyset,
     PermissionRepo, ResourceServerRepo, RolePermissionQuery, RolePermissionRepo, RoleRepo,
-    SigningKeyRepo, StoreError, Tx, UnitOfWork, UserQuery, UserRepo, UserRoleQuery, UserRoleRepo,
+    ScopeQuery, SigningKeyRepo, StoreError, Tx, UnitOfWork, UserQuery, UserRepo, UserRoleQuery,
+    UserRoleRepo,
 };
 
 mockall::mock! {
@@ -51,11 +52,21 @@ mockall::mock! {
         fn find_resource_server_by_identifier(&mut self, environment: EnvironmentId, identifier: &str) -> Result<Option<ResourceServer>, StoreError>;
         fn find_system_resource_server(&mut self, environment: EnvironmentId) -> Result<Option<ResourceServer>, StoreError>;
         fn insert_scopes(&mut self, scopes: &[Scope]) -> Result<(), StoreError>;
+        fn find_resource_server(&mut self, environment: EnvironmentId, id: ResourceServerId) -> Result<Option<ResourceServer>, StoreError>;
+        fn update_resource_server(&mut self, resource_server: &ResourceServer) -> Result<(), StoreError>;
+        fn delete_resource_server(&mut self, environment: EnvironmentId, id: ResourceServerId) -> Result<bool, StoreError>;
+        fn list_resource_servers(&mut self, environment: EnvironmentId, page: &Keyset) -> Result<Vec<ResourceServer>, StoreError>;
+        fn find_scope(&mut self, environment: EnvironmentId, id: ScopeId) -> Result<Option<Scope>, StoreError>;
+        fn update_scope(&mut self, scope: &Scope) -> Result<(), StoreError>;
+        fn delete_scope(&mut self, environment: EnvironmentId, id: ScopeId) -> Result<bool, StoreError>;
+        fn list_scopes(&mut self, environment: EnvironmentId, query: &ScopeQuery) -> Result<Vec<Scope>, StoreError>;
     }
     impl ClientGrantRepo for Tx {
         fn insert_client_grant(&mut self, grant: &ClientGrant) -> Result<(), StoreError>;
         fn find_client_grant(&mut self, environment: EnvironmentId, client: ClientId, resource_server: ResourceServerId) -> Result<Option<ClientGrant>, StoreError>;
         fn find_client_with_grant(&mut self, environment: EnvironmentId, client_id: &str, identifier: &str) -> Result<Option<(Client, ResourceServer, ClientGrant)>, StoreError>;
+        fn lock_client_grants_of_resource_server(&mut self, environment: EnvironmentId, resource_server: ResourceServerId) -> Result<Vec<ClientGrant>, StoreError>;
+        fn update_client_grant_scopes(&mut self, grant: &ClientGrant) -> Result<(), StoreError>;
     }
     impl SigningKeyRepo for Tx {
         fn insert_signing_key(&mut self, key: &SigningKey) -> Result<(), StoreError>;

@@ -6,8 +6,10 @@ use portcullis_domain::{ClientId, EnvironmentId, ResourceServerId};
 use portcullis_ports::store::{ClientGrantRepo, StoreError};
 
 use super::DbTx;
+use crate::conn::AnyConnection;
 use crate::rows::client::ClientRow;
 use crate::rows::client_grant::{ClientGrantRow, NewClientGrantRow};
+use crate::rows::json_array;
 use crate::rows::resource_server::ResourceServerRow;
 use crate::schema::{client_grants, clients, resource_servers};
 
@@ -73,5 +75,51 @@ impl ClientGrantRepo for DbTx<'_> {
             ))
         })
         .transpose()
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(resource_server_id = %resource_server))]
+    fn lock_client_grants_of_resource_server(
+        &mut self,
+        environment: EnvironmentId,
+        resource_server: ResourceServerId,
+    ) -> Result<Vec<ClientGrant>, StoreError> {
+        let environment = environment.to_string();
+        let resource_server = resource_server.to_string();
+        // Built per backend: the select clause is typed by its backend.
+        macro_rules! grants {
+            () => {
+                client_grants::table
+                    .filter(client_grants::environment_id.eq(&environment))
+                    .filter(client_grants::resource_server_id.eq(&resource_server))
+                    .order(client_grants::id.asc())
+                    .select(ClientGrantRow::as_select())
+            };
+        }
+        let rows = self.run(|conn| match conn {
+            // `FOR UPDATE` only compiles on the inner connection.
+            AnyConnection::Postgres(pg) => grants!().for_update().load(pg),
+            // A SQLite write transaction (`BEGIN IMMEDIATE`) already holds
+            // the database's only write lock.
+            AnyConnection::Sqlite(_) => grants!().load(conn),
+        })?;
+        rows.into_iter().map(ClientGrantRow::into_domain).collect()
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(client_grant_id = %grant.id))]
+    fn update_client_grant_scopes(&mut self, grant: &ClientGrant) -> Result<(), StoreError> {
+        let allowed = json_array(grant.allowed_scopes.iter().map(String::as_str));
+        let id = grant.id.to_string();
+        let environment = grant.environment_id.to_string();
+        let updated = self.run(|conn| {
+            diesel::update(client_grants::table)
+                .filter(client_grants::id.eq(&id))
+                .filter(client_grants::environment_id.eq(&environment))
+                .set(client_grants::allowed_scopes.eq(&allowed))
+                .execute(conn)
+        })?;
+        if updated == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
     }
 }

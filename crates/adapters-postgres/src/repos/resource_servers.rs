@@ -1,13 +1,15 @@
 //! [`ResourceServerRepo`] on [`DbTx`].
 
 use diesel::prelude::*;
-use portcullis_domain::EnvironmentId;
 use portcullis_domain::oauth::{ResourceServer, Scope};
-use portcullis_ports::store::{ResourceServerRepo, StoreError};
+use portcullis_domain::{EnvironmentId, ResourceServerId, ScopeId};
+use portcullis_ports::store::{Keyset, ResourceServerRepo, ScopeQuery, StoreError};
 
 use super::DbTx;
-use crate::rows::resource_server::{NewResourceServerRow, ResourceServerRow};
-use crate::rows::scope::NewScopeRow;
+use crate::rows::resource_server::{
+    NewResourceServerRow, ResourceServerChangeset, ResourceServerRow,
+};
+use crate::rows::scope::{NewScopeRow, ScopeChangeset, ScopeRow};
 use crate::schema::{resource_servers, scopes};
 
 impl ResourceServerRepo for DbTx<'_> {
@@ -72,5 +74,167 @@ impl ResourceServerRepo for DbTx<'_> {
             }
             Ok(())
         })
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(resource_server_id = %id))]
+    fn find_resource_server(
+        &mut self,
+        environment: EnvironmentId,
+        id: ResourceServerId,
+    ) -> Result<Option<ResourceServer>, StoreError> {
+        let row = self.run(|conn| {
+            resource_servers::table
+                .filter(resource_servers::id.eq(id.to_string()))
+                .filter(resource_servers::environment_id.eq(environment.to_string()))
+                .select(ResourceServerRow::as_select())
+                .first(conn)
+                .optional()
+        })?;
+        row.map(ResourceServerRow::into_domain).transpose()
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(resource_server_id = %resource_server.id))]
+    fn update_resource_server(
+        &mut self,
+        resource_server: &ResourceServer,
+    ) -> Result<(), StoreError> {
+        let changes = ResourceServerChangeset::from_domain(resource_server);
+        let id = resource_server.id.to_string();
+        let environment = resource_server.environment_id.to_string();
+        let updated = self.guarded(|conn| {
+            diesel::update(resource_servers::table)
+                .filter(resource_servers::id.eq(&id))
+                .filter(resource_servers::environment_id.eq(&environment))
+                .set(&changes)
+                .execute(conn)
+        })?;
+        if updated == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(resource_server_id = %id))]
+    fn delete_resource_server(
+        &mut self,
+        environment: EnvironmentId,
+        id: ResourceServerId,
+    ) -> Result<bool, StoreError> {
+        let deleted = self.run(|conn| {
+            diesel::delete(resource_servers::table)
+                .filter(resource_servers::id.eq(id.to_string()))
+                .filter(resource_servers::environment_id.eq(environment.to_string()))
+                .execute(conn)
+        })?;
+        Ok(deleted > 0)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(environment_id = %environment))]
+    fn list_resource_servers(
+        &mut self,
+        environment: EnvironmentId,
+        page: &Keyset,
+    ) -> Result<Vec<ResourceServer>, StoreError> {
+        let mut select = resource_servers::table
+            .filter(resource_servers::environment_id.eq(environment.to_string()))
+            .select(ResourceServerRow::as_select())
+            .into_boxed();
+        // Keyset pagination: ids are ULIDs, so id order is creation order.
+        select = match (page.after.clone(), page.descending) {
+            (Some(after), false) => select.filter(resource_servers::id.gt(after)),
+            (Some(after), true) => select.filter(resource_servers::id.lt(after)),
+            (None, _) => select,
+        };
+        select = if page.descending {
+            select.order(resource_servers::id.desc())
+        } else {
+            select.order(resource_servers::id.asc())
+        };
+        let rows = self.run(|conn| {
+            select
+                .limit(i64::from(page.limit))
+                .load::<ResourceServerRow>(conn)
+        })?;
+        rows.into_iter()
+            .map(ResourceServerRow::into_domain)
+            .collect()
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(scope_id = %id))]
+    fn find_scope(
+        &mut self,
+        environment: EnvironmentId,
+        id: ScopeId,
+    ) -> Result<Option<Scope>, StoreError> {
+        let row = self.run(|conn| {
+            scopes::table
+                .filter(scopes::id.eq(id.to_string()))
+                .filter(scopes::environment_id.eq(environment.to_string()))
+                .select(ScopeRow::as_select())
+                .first(conn)
+                .optional()
+        })?;
+        row.map(ScopeRow::into_domain).transpose()
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(scope_id = %scope.id))]
+    fn update_scope(&mut self, scope: &Scope) -> Result<(), StoreError> {
+        let changes = ScopeChangeset::from_domain(scope);
+        let id = scope.id.to_string();
+        let environment = scope.environment_id.to_string();
+        let updated = self.guarded(|conn| {
+            diesel::update(scopes::table)
+                .filter(scopes::id.eq(&id))
+                .filter(scopes::environment_id.eq(&environment))
+                .set(&changes)
+                .execute(conn)
+        })?;
+        if updated == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(scope_id = %id))]
+    fn delete_scope(
+        &mut self,
+        environment: EnvironmentId,
+        id: ScopeId,
+    ) -> Result<bool, StoreError> {
+        let deleted = self.run(|conn| {
+            diesel::delete(scopes::table)
+                .filter(scopes::id.eq(id.to_string()))
+                .filter(scopes::environment_id.eq(environment.to_string()))
+                .execute(conn)
+        })?;
+        Ok(deleted > 0)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(environment_id = %environment))]
+    fn list_scopes(
+        &mut self,
+        environment: EnvironmentId,
+        query: &ScopeQuery,
+    ) -> Result<Vec<Scope>, StoreError> {
+        let page = &query.page;
+        let mut select = scopes::table
+            .filter(scopes::environment_id.eq(environment.to_string()))
+            .select(ScopeRow::as_select())
+            .into_boxed();
+        if let Some(resource_server) = query.resource_server {
+            select = select.filter(scopes::resource_server_id.eq(resource_server.to_string()));
+        }
+        select = match (page.after.clone(), page.descending) {
+            (Some(after), false) => select.filter(scopes::id.gt(after)),
+            (Some(after), true) => select.filter(scopes::id.lt(after)),
+            (None, _) => select,
+        };
+        select = if page.descending {
+            select.order(scopes::id.desc())
+        } else {
+            select.order(scopes::id.asc())
+        };
+        let rows = self.run(|conn| select.limit(i64::from(page.limit)).load::<ScopeRow>(conn))?;
+        rows.into_iter().map(ScopeRow::into_domain).collect()
     }
 }

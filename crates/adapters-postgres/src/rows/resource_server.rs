@@ -76,3 +76,23 @@ impl<'a> NewResourceServerRow<'a> {
         }
     }
 }
+
+/// The mutable columns of a resource server (the identifier is fixed).
+#[derive(AsChangeset)]
+#[diesel(table_name = resource_servers)]
+pub(crate) struct ResourceServerChangeset<'a> {
+    name: &'a str,
+    token_lifetime: i64,
+    updated_at: PrimitiveDateTime,
+}
+
+impl<'a> ResourceServerChangeset<'a> {
+    /// The mutable state of `resource_server`.
+    pub(crate) fn from_domain(resource_server: &'a ResourceServer) -> Self {
+        Self {
+            name: &resource_server.name,
+            token_lifetime: resource_server.token_lifetime.seconds(),
+            updated_at: resource_server.updated_at.as_primitive(),
+        }
+    }
+}
