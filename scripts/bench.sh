@@ -14,13 +14,20 @@
 #   POST /oauth/token   portcullis, client credentials with HTTP Basic
 #   pgbench PK select   pgbench -M prepared -c16 selecting the bench user by
 #                       primary key in the bench database
-#   GET /api/users/:id  portcullis, bearer token
-# Targets: token endpoint >= 70 % of the token floor; user reads >= 25 % of pgbench.
+#   GET /api/users/:id  portcullis, bearer token (a JWT)
+#   POST /oauth/introspect  portcullis, RFC 7662 introspection of an opaque
+#                       token by a confidential client (two primary-key reads:
+#                       the caller, the token by digest), beside pgbench
+#   GET /api/users/:id, opaque token: the same read with an opaque bearer
+#                       token (one more primary-key read per request)
+# Targets: token endpoint >= 70 % of the token floor; user reads >= 25 % of
+# pgbench. The opaque figures have no target yet: they are reported.
 #
 # Knobs (environment): BENCH_RUNS (3), BENCH_SECONDS (8), BENCH_WARMUP (2),
 # BENCH_CONNECTIONS (64), BENCH_THREADS (2, wrk threads), BENCH_NO_BUILD=1
 # (use the binaries already in target/release), BENCH_STRICT=1,
-# BENCH_ONLY="token users" (a subset of: sign floor token pgbench users).
+# BENCH_ONLY="token users" (a subset of: sign floor token pgbench users
+# introspect opaque).
 # PORTCULLIS_* variables (e.g. PORTCULLIS_SERVER__WORKERS,
 # PORTCULLIS_DATABASE__POOL_SIZE) pass through to the server under test.
 # Raw outputs (wrk, pgbench, server log) are kept under target/bench/<time>/.
@@ -33,7 +40,7 @@ seconds=${BENCH_SECONDS:-8}
 warmup=${BENCH_WARMUP:-2}
 connections=${BENCH_CONNECTIONS:-64}
 wrk_threads=${BENCH_THREADS:-2}
-only=" ${BENCH_ONLY:-sign floor token pgbench users} "
+only=" ${BENCH_ONLY:-sign floor token pgbench users introspect opaque} "
 bench_db=portcullis_bench
 client_id=bench-client
 client_secret=bench-client-secret-0123456789abcdefghij
@@ -55,6 +62,7 @@ apt_install() {
 command -v wrk >/dev/null 2>&1 || apt_install wrk
 command -v curl >/dev/null 2>&1 || apt_install curl
 command -v openssl >/dev/null 2>&1 || apt_install openssl
+command -v jq >/dev/null 2>&1 || apt_install jq
 
 # --- build (release, once, into the shared target dir) -----------------------
 if [[ "${BENCH_NO_BUILD:-}" != 1 ]]; then
@@ -362,6 +370,36 @@ if wants users; then
     'portcullis|postgres|wrk' -H "Authorization: Bearer $token"
 fi
 
+# --- 6. opaque tokens: introspection, and reads with an opaque bearer token --------------
+if wants introspect || wants opaque; then
+  say "switching the bench client to opaque tokens"
+  token=$(get_token)
+  client_uuid=$(curl -fsS -H "Authorization: Bearer $token" "$base/api/clients?page%5Bsize%5D=500" |
+    jq -r --arg id "$client_id" '.data[] | select(.attributes.client_id == $id) | .id') || die "cannot list clients"
+  [[ -n "$client_uuid" ]] || die "bench client not found"
+  curl -fsS -o /dev/null -X PATCH "$base/api/clients/$client_uuid" \
+    -H "Authorization: Bearer $token" -H 'Content-Type: application/vnd.api+json' \
+    -d "{\"data\":{\"type\":\"client\",\"id\":\"$client_uuid\",\"attributes\":{\"token_format\":\"opaque\"}}}" ||
+    die "cannot switch the client to opaque tokens"
+  opaque=$(get_token)
+  [[ "$opaque" != *.* ]] || die "expected an opaque token, got a JWT"
+  cat >"$out/introspect.lua" <<LUA
+wrk.method = "POST"
+wrk.body = "token=$opaque"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+LUA
+  active=$(curl -fsS -u "$client_id:$client_secret" -d "token=$opaque" "$base/oauth/introspect" | jq -r .active)
+  [[ "$active" == true ]] || die "the opaque token does not introspect as active"
+fi
+if wants introspect; then
+  bench_wrk introspect "POST /oauth/introspect (opaque token)" "$base/oauth/introspect" \
+    'portcullis|postgres|wrk' -s "$out/introspect.lua" -H "Authorization: Basic $basic"
+fi
+if wants opaque; then
+  bench_wrk opaque "GET /api/users/:id (opaque bearer token)" "$base/api/users/$user_id" \
+    'portcullis|postgres|wrk' -H "Authorization: Bearer $opaque"
+fi
+
 # --- table --------------------------------------------------------------------------------
 say "results ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')$([[ -z "$(git -C "$root" status --porcelain 2>/dev/null)" ]] || echo '+changes'))"
 strict_fail=""
@@ -397,6 +435,8 @@ row() { # KEY LABEL CEILING_KEY CEILING_LABEL TARGET_PERCENT
   row token "  (same, vs raw signing)" sign "raw signing" ""
   row pgbench "pgbench PK select (-c16)" "" "" ""
   row users "GET /api/users/:id" pgbench "pgbench" 25
+  row introspect "POST /oauth/introspect" pgbench "pgbench" ""
+  row opaque "GET /api/users/:id, opaque" pgbench "pgbench" ""
   echo
   echo "medians of $runs runs of ${seconds}s (p50/p99: median of the runs' percentiles); spread = min-max of the runs"
   echo "other load: CPU used meanwhile by processes outside the figure (from /proc; >= 10% named), of $((cores * 100))%;"

@@ -8,6 +8,7 @@ mod cli;
 mod clients;
 mod environments;
 mod errors;
+mod integration_flow;
 mod opaque_tokens;
 mod outage;
 mod permissions;
