@@ -271,6 +271,10 @@ impl From<portcullis_ports::store::StoreError> for ApiError {
                 tracing::warn!(error = %error, "store unavailable");
                 Self::unavailable()
             }
+            portcullis_ports::store::StoreError::MissingReference => Self::conflict(
+                "concurrent_deletion",
+                "a resource this request refers to was deleted while it ran",
+            ),
             other => Self::internal(&other),
         }
     }

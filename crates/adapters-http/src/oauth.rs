@@ -71,6 +71,8 @@ impl OAuthError {
 
 fn store_failure(error: &StoreError) -> OAuthError {
     match error {
+        // The client or the resource server was deleted while the request ran.
+        StoreError::MissingReference => OAuthError::invalid_client(),
         StoreError::Unavailable(_) => {
             tracing::warn!(error = %error, "store unavailable");
             OAuthError::server(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable")

@@ -110,6 +110,9 @@ pub(crate) fn from_diesel(backend: Backend, err: Error) -> StoreError {
                 ))),
             }
         }
+        Error::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
+            StoreError::MissingReference
+        }
         err @ Error::DatabaseError(
             DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
             _,
@@ -184,6 +187,23 @@ mod tests {
                 constraint,
             }),
         )
+    }
+
+    #[test]
+    fn a_foreign_key_violation_is_a_missing_reference_on_both_backends() {
+        for backend in [Backend::Postgres, Backend::Sqlite] {
+            let err = Error::DatabaseError(
+                DatabaseErrorKind::ForeignKeyViolation,
+                Box::new(Info {
+                    message: "FOREIGN KEY constraint failed",
+                    constraint: None,
+                }),
+            );
+            assert!(matches!(
+                from_diesel(backend, err),
+                StoreError::MissingReference
+            ));
+        }
     }
 
     #[test]

@@ -54,6 +54,10 @@ pub enum StoreError {
     /// A row that must exist does not.
     #[error("row not found")]
     NotFound,
+    /// A row this write refers to (by foreign key) is gone: it was deleted by
+    /// a concurrent transaction after this one checked it.
+    #[error("a referenced row no longer exists")]
+    MissingReference,
     /// The store cannot be reached (connection refused, pool exhausted, timeout).
     #[error("store unavailable")]
     Unavailable(#[source] BoxError),

@@ -108,6 +108,11 @@ on_both_backends! {
         assert_eq!(count(db, "user_roles"), 2);
         assert!(store.transaction(move |tx| tx.delete_role(env_id, r1_id)).await.unwrap());
         assert_eq!(count(db, "user_roles"), 1);
+        // A join whose user was deleted meanwhile (after a use case checked
+        // it) is refused by the foreign key, as a missing reference.
+        let orphan = assign(&u1, &r2, 15);
+        let refused = store.transaction(move |tx| tx.insert_user_role(&orphan)).await.unwrap_err();
+        assert!(matches!(refused, StoreError::MissingReference), "{refused:?}");
         execute(db, &format!("DELETE FROM environments WHERE id = '{env_id}'"));
         assert_eq!(count(db, "user_roles"), 0);
     }

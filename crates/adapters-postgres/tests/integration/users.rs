@@ -192,7 +192,7 @@ on_both_backends! {
         let env = crate::support::environment("never-inserted");
         let orphan = user(&env, 1, "orphan@example.com");
         let err = store.transaction(move |tx| tx.insert_user(&orphan)).await.unwrap_err();
-        assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
+        assert!(matches!(err, StoreError::MissingReference), "{err:?}");
         assert_eq!(count(db, "users"), 0);
     }
 }
