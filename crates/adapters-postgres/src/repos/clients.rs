@@ -94,22 +94,12 @@ impl ClientRepo for DbTx<'_> {
         environment: EnvironmentId,
         page: &Keyset,
     ) -> Result<Vec<Client>, StoreError> {
-        let mut select = clients::table
+        let select = clients::table
             .filter(clients::environment_id.eq(environment.to_string()))
             .select(ClientRow::as_select())
             .into_boxed();
-        // Keyset pagination: ids are ULIDs, so id order is creation order.
-        select = match (page.after.clone(), page.descending) {
-            (Some(after), false) => select.filter(clients::id.gt(after)),
-            (Some(after), true) => select.filter(clients::id.lt(after)),
-            (None, _) => select,
-        };
-        select = if page.descending {
-            select.order(clients::id.desc())
-        } else {
-            select.order(clients::id.asc())
-        };
-        let rows = self.run(|conn| select.limit(i64::from(page.limit)).load::<ClientRow>(conn))?;
+        let select = id_keyset!(select, clients::id, page);
+        let rows = self.run(|conn| select.load::<ClientRow>(conn))?;
         rows.into_iter().map(ClientRow::into_domain).collect()
     }
 }

@@ -2,6 +2,26 @@
 //! backends on [`DbTx`], a borrowed pooled connection. Whether the calls run
 //! inside a transaction is the unit of work's business (see `crate::uow`).
 
+/// Orders a boxed select by `$id` and keeps the rows after `$page.after`
+/// (keyset pagination): ids are ULIDs, so id order is creation order, and a
+/// page costs the same however deep its cursor.
+macro_rules! id_keyset {
+    ($select:ident, $id:path, $page:expr) => {{
+        let page: &portcullis_ports::store::Keyset = $page;
+        let $select = match (page.after.clone(), page.descending) {
+            (Some(after), false) => $select.filter($id.gt(after)),
+            (Some(after), true) => $select.filter($id.lt(after)),
+            (None, _) => $select,
+        };
+        let $select = if page.descending {
+            $select.order($id.desc())
+        } else {
+            $select.order($id.asc())
+        };
+        $select.limit(i64::from(page.limit))
+    }};
+}
+
 mod access_tokens;
 mod client_grants;
 mod clients;

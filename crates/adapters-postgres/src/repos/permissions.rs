@@ -77,26 +77,12 @@ impl PermissionRepo for DbTx<'_> {
         environment: EnvironmentId,
         page: &Keyset,
     ) -> Result<Vec<Permission>, StoreError> {
-        let mut select = permissions::table
+        let select = permissions::table
             .filter(permissions::environment_id.eq(environment.to_string()))
             .select(PermissionRow::as_select())
             .into_boxed();
-        // Keyset pagination: ids are ULIDs, so id order is creation order.
-        select = match (page.after.clone(), page.descending) {
-            (Some(after), false) => select.filter(permissions::id.gt(after)),
-            (Some(after), true) => select.filter(permissions::id.lt(after)),
-            (None, _) => select,
-        };
-        select = if page.descending {
-            select.order(permissions::id.desc())
-        } else {
-            select.order(permissions::id.asc())
-        };
-        let rows = self.run(|conn| {
-            select
-                .limit(i64::from(page.limit))
-                .load::<PermissionRow>(conn)
-        })?;
+        let select = id_keyset!(select, permissions::id, page);
+        let rows = self.run(|conn| select.load::<PermissionRow>(conn))?;
         rows.into_iter().map(PermissionRow::into_domain).collect()
     }
 }

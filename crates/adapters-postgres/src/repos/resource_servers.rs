@@ -135,26 +135,12 @@ impl ResourceServerRepo for DbTx<'_> {
         environment: EnvironmentId,
         page: &Keyset,
     ) -> Result<Vec<ResourceServer>, StoreError> {
-        let mut select = resource_servers::table
+        let select = resource_servers::table
             .filter(resource_servers::environment_id.eq(environment.to_string()))
             .select(ResourceServerRow::as_select())
             .into_boxed();
-        // Keyset pagination: ids are ULIDs, so id order is creation order.
-        select = match (page.after.clone(), page.descending) {
-            (Some(after), false) => select.filter(resource_servers::id.gt(after)),
-            (Some(after), true) => select.filter(resource_servers::id.lt(after)),
-            (None, _) => select,
-        };
-        select = if page.descending {
-            select.order(resource_servers::id.desc())
-        } else {
-            select.order(resource_servers::id.asc())
-        };
-        let rows = self.run(|conn| {
-            select
-                .limit(i64::from(page.limit))
-                .load::<ResourceServerRow>(conn)
-        })?;
+        let select = id_keyset!(select, resource_servers::id, page);
+        let rows = self.run(|conn| select.load::<ResourceServerRow>(conn))?;
         rows.into_iter()
             .map(ResourceServerRow::into_domain)
             .collect()
@@ -224,17 +210,8 @@ impl ResourceServerRepo for DbTx<'_> {
         if let Some(resource_server) = query.resource_server {
             select = select.filter(scopes::resource_server_id.eq(resource_server.to_string()));
         }
-        select = match (page.after.clone(), page.descending) {
-            (Some(after), false) => select.filter(scopes::id.gt(after)),
-            (Some(after), true) => select.filter(scopes::id.lt(after)),
-            (None, _) => select,
-        };
-        select = if page.descending {
-            select.order(scopes::id.desc())
-        } else {
-            select.order(scopes::id.asc())
-        };
-        let rows = self.run(|conn| select.limit(i64::from(page.limit)).load::<ScopeRow>(conn))?;
+        let select = id_keyset!(select, scopes::id, page);
+        let rows = self.run(|conn| select.load::<ScopeRow>(conn))?;
         rows.into_iter().map(ScopeRow::into_domain).collect()
     }
 }

@@ -70,22 +70,8 @@ impl RolePermissionRepo for DbTx<'_> {
         if let Some(permission) = query.permission {
             select = select.filter(role_permissions::permission_id.eq(permission.to_string()));
         }
-        // Keyset pagination: ids are ULIDs, so id order is creation order.
-        select = match (page.after.clone(), page.descending) {
-            (Some(after), false) => select.filter(role_permissions::id.gt(after)),
-            (Some(after), true) => select.filter(role_permissions::id.lt(after)),
-            (None, _) => select,
-        };
-        select = if page.descending {
-            select.order(role_permissions::id.desc())
-        } else {
-            select.order(role_permissions::id.asc())
-        };
-        let rows = self.run(|conn| {
-            select
-                .limit(i64::from(page.limit))
-                .load::<RolePermissionRow>(conn)
-        })?;
+        let select = id_keyset!(select, role_permissions::id, page);
+        let rows = self.run(|conn| select.load::<RolePermissionRow>(conn))?;
         rows.into_iter()
             .map(RolePermissionRow::into_domain)
             .collect()

@@ -100,26 +100,12 @@ impl RoleRepo for DbTx<'_> {
         environment: EnvironmentId,
         page: &Keyset,
     ) -> Result<Vec<CountedRole>, StoreError> {
-        let mut select = roles::table
+        let select = roles::table
             .filter(roles::environment_id.eq(environment.to_string()))
             .select((RoleRow::as_select(), user_count(), permission_count()))
             .into_boxed();
-        // Keyset pagination: ids are ULIDs, so id order is creation order.
-        select = match (page.after.clone(), page.descending) {
-            (Some(after), false) => select.filter(roles::id.gt(after)),
-            (Some(after), true) => select.filter(roles::id.lt(after)),
-            (None, _) => select,
-        };
-        select = if page.descending {
-            select.order(roles::id.desc())
-        } else {
-            select.order(roles::id.asc())
-        };
-        let rows = self.run(|conn| {
-            select
-                .limit(i64::from(page.limit))
-                .load::<(RoleRow, Option<i64>, Option<i64>)>(conn)
-        })?;
+        let select = id_keyset!(select, roles::id, page);
+        let rows = self.run(|conn| select.load::<(RoleRow, Option<i64>, Option<i64>)>(conn))?;
         rows.into_iter().map(counted).collect()
     }
 }

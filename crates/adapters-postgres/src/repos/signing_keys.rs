@@ -99,25 +99,12 @@ impl SigningKeyRepo for DbTx<'_> {
         environment: EnvironmentId,
         page: &Keyset,
     ) -> Result<Vec<SigningKey>, StoreError> {
-        let mut select = signing_keys::table
+        let select = signing_keys::table
             .filter(signing_keys::environment_id.eq(environment.to_string()))
             .select(SigningKeyRow::as_select())
             .into_boxed();
-        select = match (page.after.clone(), page.descending) {
-            (Some(after), false) => select.filter(signing_keys::id.gt(after)),
-            (Some(after), true) => select.filter(signing_keys::id.lt(after)),
-            (None, _) => select,
-        };
-        select = if page.descending {
-            select.order(signing_keys::id.desc())
-        } else {
-            select.order(signing_keys::id.asc())
-        };
-        let rows = self.run(|conn| {
-            select
-                .limit(i64::from(page.limit))
-                .load::<SigningKeyRow>(conn)
-        })?;
+        let select = id_keyset!(select, signing_keys::id, page);
+        let rows = self.run(|conn| select.load::<SigningKeyRow>(conn))?;
         rows.into_iter().map(SigningKeyRow::into_domain).collect()
     }
 

@@ -70,22 +70,8 @@ impl UserRoleRepo for DbTx<'_> {
         if let Some(role) = query.role {
             select = select.filter(user_roles::role_id.eq(role.to_string()));
         }
-        // Keyset pagination: ids are ULIDs, so id order is creation order.
-        select = match (page.after.clone(), page.descending) {
-            (Some(after), false) => select.filter(user_roles::id.gt(after)),
-            (Some(after), true) => select.filter(user_roles::id.lt(after)),
-            (None, _) => select,
-        };
-        select = if page.descending {
-            select.order(user_roles::id.desc())
-        } else {
-            select.order(user_roles::id.asc())
-        };
-        let rows = self.run(|conn| {
-            select
-                .limit(i64::from(page.limit))
-                .load::<UserRoleRow>(conn)
-        })?;
+        let select = id_keyset!(select, user_roles::id, page);
+        let rows = self.run(|conn| select.load::<UserRoleRow>(conn))?;
         rows.into_iter().map(UserRoleRow::into_domain).collect()
     }
 }
