@@ -296,3 +296,43 @@ on_both_backends! {
         assert_eq!(count(db, "client_grants"), 2);
     }
 }
+
+on_both_backends! {
+    /// A grant write that reads the scopes of a resource server while a
+    /// rename of one of them is still open waits for it and sees the new
+    /// name: a grant can never be validated against a stale scope name.
+    async fn locked_scope_reads_wait_for_an_open_rename(_db, store) {
+        let env = insert_environment(&store, "default").await;
+        let x = resource_server(&env, 3, "https://x.example.com");
+        let read = scope(&x, 5, "x:read");
+        let rows = (x.clone(), read.clone());
+        store
+            .transaction(move |tx| {
+                tx.insert_resource_server(&rows.0)?;
+                tx.insert_scopes(std::slice::from_ref(&rows.1))
+            })
+            .await
+            .unwrap();
+        let (renamed_tx, renamed_rx) = std::sync::mpsc::channel();
+        let renamer = store.clone();
+        let rename = tokio::spawn(async move {
+            renamer
+                .transaction(move |tx| {
+                    tx.update_scope(&Scope { name: "x:list".into(), ..read })?;
+                    renamed_tx.send(()).unwrap();
+                    // Hold the row lock a while before committing.
+                    std::thread::sleep(std::time::Duration::from_millis(300));
+                    Ok::<_, StoreError>(())
+                })
+                .await
+        });
+        tokio::task::spawn_blocking(move || renamed_rx.recv().unwrap()).await.unwrap();
+        let (env_id, x_id) = (env.id, x.id);
+        let seen = store
+            .transaction(move |tx| tx.lock_scopes_of_resource_server(env_id, x_id))
+            .await
+            .unwrap();
+        rename.await.unwrap().unwrap();
+        assert_eq!(seen.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["x:list"]);
+    }
+}
