@@ -779,6 +779,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_update_without_scopes_writes_nothing() {
+        let mut tx = MockTx::new();
+        tx.expect_find_client_grant_by_id()
+            .returning(|_, _| Ok(Some(existing(&["orders:read"]))));
+        tx.expect_update_client_grant_scopes().never();
+        tx.expect_append_event().never();
+        let (service, _, _) = service(tx);
+        let command = UpdateClientGrant {
+            client: Some(client().id.to_string()),
+            ..UpdateClientGrant::default()
+        };
+        let grant = service
+            .update(&actor(), existing(&[]).id, command)
+            .await
+            .unwrap();
+        assert_eq!(grant, existing(&["orders:read"]));
+    }
+
+    #[tokio::test]
     async fn deleting_a_missing_grant_is_not_found() {
         let mut tx = MockTx::new();
         tx.expect_find_client_grant_by_id()
