@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 mod body;
+mod client_grants;
 mod clients;
 pub mod error;
 mod health;

@@ -6,8 +6,8 @@ use portcullis_ports::store::UnitOfWork;
 
 use crate::error::ApiError;
 use crate::{
-    clients, health, oauth, permissions, resource_servers, role_permissions, roles, scopes,
-    signing_keys, user_roles, users,
+    client_grants, clients, health, oauth, permissions, resource_servers, role_permissions, roles,
+    scopes, signing_keys, user_roles, users,
 };
 
 fn not_allowed(allow: &'static str) -> Route {
@@ -158,6 +158,19 @@ pub fn configure<U: UnitOfWork>(cfg: &mut web::ServiceConfig) {
         web::resource("/api/clients/{id}/rotate_secret")
             .route(web::patch().to(clients::rotate_secret::<U>))
             .default_service(not_allowed("PATCH")),
+    )
+    .service(
+        web::resource("/api/client-grants")
+            .route(web::get().to(client_grants::list::<U>))
+            .route(web::post().to(client_grants::create::<U>))
+            .default_service(not_allowed("GET, POST")),
+    )
+    .service(
+        web::resource("/api/client-grants/{id}")
+            .route(web::get().to(client_grants::get::<U>))
+            .route(web::patch().to(client_grants::update::<U>))
+            .route(web::delete().to(client_grants::delete::<U>))
+            .default_service(not_allowed("GET, PATCH, DELETE")),
     )
     .service(
         web::resource("/api/resource-servers")

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use portcullis_application::client_grants::ClientGrantService;
 use portcullis_application::clients::ClientService;
 use portcullis_application::environments::EnvironmentService;
 use portcullis_application::keys::KeyCache;
@@ -37,6 +38,8 @@ pub struct AppState<U> {
     pub user_roles: Arc<UserRoleService<U>>,
     /// The clients collection.
     pub clients: Arc<ClientService<U>>,
+    /// The client-grants collection.
+    pub client_grants: Arc<ClientGrantService<U>>,
     /// The resource-servers collection.
     pub resource_servers: Arc<ResourceServerService<U>>,
     /// The scopes collection.

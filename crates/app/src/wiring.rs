@@ -12,6 +12,7 @@ use portcullis_adapters_crypto::{
 use portcullis_adapters_http::AppState;
 use portcullis_adapters_postgres::{DieselStore, StoreConfig};
 use portcullis_application::Ports;
+use portcullis_application::client_grants::ClientGrantService;
 use portcullis_application::client_memo::ClientMemo;
 use portcullis_application::clients::ClientService;
 use portcullis_application::environments::{BootstrapCredentials, EnvironmentService};
@@ -187,6 +188,7 @@ pub fn wire(
         role_permissions: Arc::new(RolePermissionService::new(ports.clone())),
         user_roles: Arc::new(UserRoleService::new(ports.clone())),
         clients: Arc::new(ClientService::new(ports.clone(), Arc::clone(&clients))),
+        client_grants: Arc::new(ClientGrantService::new(ports.clone(), Arc::clone(&clients))),
         resource_servers: Arc::new(ResourceServerService::new(
             ports.clone(),
             Arc::clone(&clients),

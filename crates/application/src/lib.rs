@@ -9,6 +9,7 @@
 //! a crypto library.
 #![deny(missing_docs)]
 
+pub mod client_grants;
 pub mod client_memo;
 pub mod clients;
 pub mod environments;

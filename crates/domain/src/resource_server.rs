@@ -275,7 +275,46 @@ impl Scope {
     }
 }
 
+/// Why an entry of a grant's `allowed_scopes` is refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AllowedScopeError {
+    /// The name is not a scope of the grant's resource server.
+    #[error("`{0}` is not a scope of this resource server")]
+    Unknown(String),
+    /// The name appears earlier in the list.
+    #[error("`{0}` is listed more than once")]
+    Duplicate(String),
+}
+
 impl ClientGrant {
+    /// Checks `names`, a grant's requested `allowed_scopes`, against
+    /// `defined`, the scopes of its resource server: each must name one of
+    /// them, none twice. Every refused entry is returned with its index
+    /// (empty when all are fine); an empty list is fine.
+    #[must_use]
+    pub fn check_allowed_scopes(
+        names: &[String],
+        defined: &[Scope],
+    ) -> Vec<(usize, AllowedScopeError)> {
+        let mut refused = Vec::new();
+        for (index, name) in names.iter().enumerate() {
+            if names[..index].contains(name) {
+                refused.push((index, AllowedScopeError::Duplicate(name.clone())));
+            } else if !defined.iter().any(|scope| &scope.name == name) {
+                refused.push((index, AllowedScopeError::Unknown(name.clone())));
+            }
+        }
+        refused
+    }
+
+    /// Whether `allowed` leaves out a scope this grant allows now.
+    #[must_use]
+    pub fn narrowed_by(&self, allowed: &[String]) -> bool {
+        self.allowed_scopes
+            .iter()
+            .any(|scope| !allowed.contains(scope))
+    }
+
     /// Drops `scope` from the allowed scopes; returns whether it was there.
     pub fn drop_scope(&mut self, scope: &str) -> bool {
         let before = self.allowed_scopes.len();
@@ -469,5 +508,61 @@ mod tests {
         assert!(grant.drop_scope("a"));
         assert!(!grant.drop_scope("a"));
         assert_eq!(grant.allowed_scopes, ["c"]);
+    }
+
+    fn defined(names: &[&str]) -> Vec<Scope> {
+        names
+            .iter()
+            .enumerate()
+            .map(|(n, name)| Scope {
+                id: ScopeId::from_ulid(Ulid::from_parts(5, n as u128)),
+                environment_id: EnvironmentId::from_ulid(Ulid::nil()),
+                resource_server_id: ResourceServerId::from_ulid(Ulid::nil()),
+                name: (*name).to_owned(),
+                description: String::new(),
+                created_at: Timestamp::from_unix_micros(0).unwrap(),
+            })
+            .collect()
+    }
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn allowed_scopes_must_be_defined_and_distinct() {
+        let defined = defined(&["orders:read", "orders:write"]);
+        assert!(ClientGrant::check_allowed_scopes(&names(&["orders:write"]), &defined).is_empty());
+        assert!(ClientGrant::check_allowed_scopes(&[], &defined).is_empty());
+        assert_eq!(
+            ClientGrant::check_allowed_scopes(
+                &names(&["orders:read", "nope", "orders:read", "ORDERS:WRITE"]),
+                &defined
+            ),
+            vec![
+                (1, AllowedScopeError::Unknown("nope".into())),
+                (2, AllowedScopeError::Duplicate("orders:read".into())),
+                (3, AllowedScopeError::Unknown("ORDERS:WRITE".into())),
+            ]
+        );
+        assert_eq!(
+            ClientGrant::check_allowed_scopes(&names(&["orders:read"]), &[]),
+            vec![(0, AllowedScopeError::Unknown("orders:read".into()))]
+        );
+    }
+
+    #[test]
+    fn a_grant_is_narrowed_only_when_a_scope_goes() {
+        let grant = ClientGrant {
+            id: ClientGrantId::from_ulid(Ulid::nil()),
+            environment_id: EnvironmentId::from_ulid(Ulid::nil()),
+            client_id: ClientId::from_ulid(Ulid::nil()),
+            resource_server_id: ResourceServerId::from_ulid(Ulid::nil()),
+            allowed_scopes: names(&["a", "b"]),
+            created_at: Timestamp::from_unix_micros(0).unwrap(),
+        };
+        assert!(!grant.narrowed_by(&names(&["b", "a", "c"])));
+        assert!(grant.narrowed_by(&names(&["a"])));
+        assert!(grant.narrowed_by(&[]));
     }
 }

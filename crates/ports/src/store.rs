@@ -12,7 +12,7 @@ use portcullis_domain::oauth::{Client, ClientGrant, ResourceServer, Scope, Secre
 use portcullis_domain::signing_key::SigningKey;
 use portcullis_domain::user::User;
 use portcullis_domain::{
-    AccessTokenId, ClientId, EnvironmentId, PermissionId, ResourceServerId, RoleId,
+    AccessTokenId, ClientGrantId, ClientId, EnvironmentId, PermissionId, ResourceServerId, RoleId,
     RolePermissionId, ScopeId, SigningKeyId, Timestamp, UserId, UserRoleId,
 };
 
@@ -316,6 +316,18 @@ pub trait ResourceServerRepo {
         environment: EnvironmentId,
         query: &ScopeQuery,
     ) -> Result<Vec<Scope>, StoreError>;
+    /// Every scope of a resource server, in id order. Inside a transaction
+    /// the rows are locked (`FOR UPDATE` where the store has it), so that a
+    /// grant validated against them cannot name a scope renamed or deleted
+    /// by a concurrent transaction.
+    ///
+    /// # Errors
+    /// Backend failures; `Corrupt` for rows that break invariants.
+    fn lock_scopes_of_resource_server(
+        &mut self,
+        environment: EnvironmentId,
+        resource_server: ResourceServerId,
+    ) -> Result<Vec<Scope>, StoreError>;
 }
 
 /// Filters and page of a scope listing.
@@ -373,6 +385,44 @@ pub trait ClientGrantRepo {
     /// # Errors
     /// MUST return `StoreError::NotFound` if the grant does not exist.
     fn update_client_grant_scopes(&mut self, grant: &ClientGrant) -> Result<(), StoreError>;
+    /// Finds a grant of an environment by id.
+    ///
+    /// # Errors
+    /// Backend failures; `Corrupt` for rows that break invariants.
+    fn find_client_grant_by_id(
+        &mut self,
+        environment: EnvironmentId,
+        id: ClientGrantId,
+    ) -> Result<Option<ClientGrant>, StoreError>;
+    /// Deletes a grant; returns whether it existed.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn delete_client_grant(
+        &mut self,
+        environment: EnvironmentId,
+        id: ClientGrantId,
+    ) -> Result<bool, StoreError>;
+    /// One page of grants in id order.
+    ///
+    /// # Errors
+    /// Backend failures; `Corrupt` for rows that break invariants.
+    fn list_client_grants(
+        &mut self,
+        environment: EnvironmentId,
+        query: &ClientGrantQuery,
+    ) -> Result<Vec<ClientGrant>, StoreError>;
+}
+
+/// Filters and page of a client grant listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientGrantQuery {
+    /// Only the grants of this client.
+    pub client: Option<ClientId>,
+    /// Only the grants for this resource server.
+    pub resource_server: Option<ResourceServerId>,
+    /// The keyset page (id order).
+    pub page: Keyset,
 }
 
 /// Signing keys.

@@ -13,15 +13,15 @@ use portcullis_domain::oauth::{Client, ClientGrant, ResourceServer, Scope, Secre
 use portcullis_domain::signing_key::SigningKey;
 use portcullis_domain::user::User;
 use portcullis_domain::{
-    AccessTokenId, ClientId, EnvironmentId, PermissionId, ResourceServerId, RoleId,
+    AccessTokenId, ClientGrantId, ClientId, EnvironmentId, PermissionId, ResourceServerId, RoleId,
     RolePermissionId, ScopeId, SigningKeyId, Timestamp, UserId, UserRoleId,
 };
 
 use crate::store::{
-    AccessTokenRepo, ClientGrantRepo, ClientRepo, CountedRole, EnvironmentRepo, EventRepo, Keyset,
-    PermissionRepo, ResourceServerRepo, RolePermissionQuery, RolePermissionRepo, RoleRepo,
-    ScopeQuery, SigningKeyRepo, StoreError, Tx, UnitOfWork, UserQuery, UserRepo, UserRoleQuery,
-    UserRoleRepo,
+    AccessTokenRepo, ClientGrantQuery, ClientGrantRepo, ClientRepo, CountedRole, EnvironmentRepo,
+    EventRepo, Keyset, PermissionRepo, ResourceServerRepo, RolePermissionQuery, RolePermissionRepo,
+    RoleRepo, ScopeQuery, SigningKeyRepo, StoreError, Tx, UnitOfWork, UserQuery, UserRepo,
+    UserRoleQuery, UserRoleRepo,
 };
 
 mockall::mock! {
@@ -60,6 +60,7 @@ mockall::mock! {
         fn update_scope(&mut self, scope: &Scope) -> Result<(), StoreError>;
         fn delete_scope(&mut self, environment: EnvironmentId, id: ScopeId) -> Result<bool, StoreError>;
         fn list_scopes(&mut self, environment: EnvironmentId, query: &ScopeQuery) -> Result<Vec<Scope>, StoreError>;
+        fn lock_scopes_of_resource_server(&mut self, environment: EnvironmentId, resource_server: ResourceServerId) -> Result<Vec<Scope>, StoreError>;
     }
     impl ClientGrantRepo for Tx {
         fn insert_client_grant(&mut self, grant: &ClientGrant) -> Result<(), StoreError>;
@@ -67,6 +68,9 @@ mockall::mock! {
         fn find_client_with_grant(&mut self, environment: EnvironmentId, client_id: &str, identifier: &str) -> Result<Option<(Client, ResourceServer, ClientGrant)>, StoreError>;
         fn lock_client_grants_of_resource_server(&mut self, environment: EnvironmentId, resource_server: ResourceServerId) -> Result<Vec<ClientGrant>, StoreError>;
         fn update_client_grant_scopes(&mut self, grant: &ClientGrant) -> Result<(), StoreError>;
+        fn find_client_grant_by_id(&mut self, environment: EnvironmentId, id: ClientGrantId) -> Result<Option<ClientGrant>, StoreError>;
+        fn delete_client_grant(&mut self, environment: EnvironmentId, id: ClientGrantId) -> Result<bool, StoreError>;
+        fn list_client_grants(&mut self, environment: EnvironmentId, query: &ClientGrantQuery) -> Result<Vec<ClientGrant>, StoreError>;
     }
     impl SigningKeyRepo for Tx {
         fn insert_signing_key(&mut self, key: &SigningKey) -> Result<(), StoreError>;

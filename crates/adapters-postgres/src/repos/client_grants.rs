@@ -2,8 +2,8 @@
 
 use diesel::prelude::*;
 use portcullis_domain::oauth::{Client, ClientGrant, ResourceServer};
-use portcullis_domain::{ClientId, EnvironmentId, ResourceServerId};
-use portcullis_ports::store::{ClientGrantRepo, StoreError};
+use portcullis_domain::{ClientGrantId, ClientId, EnvironmentId, ResourceServerId};
+use portcullis_ports::store::{ClientGrantQuery, ClientGrantRepo, StoreError};
 
 use super::DbTx;
 use crate::conn::AnyConnection;
@@ -121,5 +121,74 @@ impl ClientGrantRepo for DbTx<'_> {
             return Err(StoreError::NotFound);
         }
         Ok(())
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(client_grant_id = %id))]
+    fn find_client_grant_by_id(
+        &mut self,
+        environment: EnvironmentId,
+        id: ClientGrantId,
+    ) -> Result<Option<ClientGrant>, StoreError> {
+        let row = self.run(|conn| {
+            client_grants::table
+                .filter(client_grants::id.eq(id.to_string()))
+                .filter(client_grants::environment_id.eq(environment.to_string()))
+                .select(ClientGrantRow::as_select())
+                .first(conn)
+                .optional()
+        })?;
+        row.map(ClientGrantRow::into_domain).transpose()
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(client_grant_id = %id))]
+    fn delete_client_grant(
+        &mut self,
+        environment: EnvironmentId,
+        id: ClientGrantId,
+    ) -> Result<bool, StoreError> {
+        let deleted = self.run(|conn| {
+            diesel::delete(client_grants::table)
+                .filter(client_grants::id.eq(id.to_string()))
+                .filter(client_grants::environment_id.eq(environment.to_string()))
+                .execute(conn)
+        })?;
+        Ok(deleted > 0)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(environment_id = %environment))]
+    fn list_client_grants(
+        &mut self,
+        environment: EnvironmentId,
+        query: &ClientGrantQuery,
+    ) -> Result<Vec<ClientGrant>, StoreError> {
+        let page = &query.page;
+        let mut select = client_grants::table
+            .filter(client_grants::environment_id.eq(environment.to_string()))
+            .select(ClientGrantRow::as_select())
+            .into_boxed();
+        if let Some(client) = query.client {
+            select = select.filter(client_grants::client_id.eq(client.to_string()));
+        }
+        if let Some(resource_server) = query.resource_server {
+            select =
+                select.filter(client_grants::resource_server_id.eq(resource_server.to_string()));
+        }
+        // Keyset pagination: ids are ULIDs, so id order is creation order.
+        select = match (page.after.clone(), page.descending) {
+            (Some(after), false) => select.filter(client_grants::id.gt(after)),
+            (Some(after), true) => select.filter(client_grants::id.lt(after)),
+            (None, _) => select,
+        };
+        select = if page.descending {
+            select.order(client_grants::id.desc())
+        } else {
+            select.order(client_grants::id.asc())
+        };
+        let rows = self.run(|conn| {
+            select
+                .limit(i64::from(page.limit))
+                .load::<ClientGrantRow>(conn)
+        })?;
+        rows.into_iter().map(ClientGrantRow::into_domain).collect()
     }
 }

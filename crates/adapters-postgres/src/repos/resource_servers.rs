@@ -6,6 +6,7 @@ use portcullis_domain::{EnvironmentId, ResourceServerId, ScopeId};
 use portcullis_ports::store::{Keyset, ResourceServerRepo, ScopeQuery, StoreError};
 
 use super::DbTx;
+use crate::conn::AnyConnection;
 use crate::rows::resource_server::{
     NewResourceServerRow, ResourceServerChangeset, ResourceServerRow,
 };
@@ -212,6 +213,36 @@ impl ResourceServerRepo for DbTx<'_> {
         }
         let select = id_keyset!(select, scopes::id, page);
         let rows = self.run(|conn| select.load::<ScopeRow>(conn))?;
+        rows.into_iter().map(ScopeRow::into_domain).collect()
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(resource_server_id = %resource_server))]
+    fn lock_scopes_of_resource_server(
+        &mut self,
+        environment: EnvironmentId,
+        resource_server: ResourceServerId,
+    ) -> Result<Vec<Scope>, StoreError> {
+        let environment = environment.to_string();
+        let resource_server = resource_server.to_string();
+        // Built per backend: the select clause is typed by its backend.
+        macro_rules! scopes {
+            () => {
+                scopes::table
+                    .filter(scopes::environment_id.eq(&environment))
+                    .filter(scopes::resource_server_id.eq(&resource_server))
+                    .order(scopes::id.asc())
+                    .select(ScopeRow::as_select())
+            };
+        }
+        let rows = self.run(|conn| match conn {
+            // `FOR UPDATE` only compiles on the inner connection. A scope
+            // renamed or deleted by a transaction still open blocks this read
+            // until it commits; the read then sees the scope as committed.
+            AnyConnection::Postgres(pg) => scopes!().for_update().load(pg),
+            // A SQLite write transaction (`BEGIN IMMEDIATE`) already holds
+            // the database's only write lock.
+            AnyConnection::Sqlite(_) => scopes!().load(conn),
+        })?;
         rows.into_iter().map(ScopeRow::into_domain).collect()
     }
 }

@@ -6,7 +6,7 @@ use portcullis_domain::oauth::{
     TokenLifetime,
 };
 use portcullis_domain::{ClientGrantId, ClientId, ResourceServerId, ScopeId};
-use portcullis_ports::store::{StoreError, Unique, UnitOfWork};
+use portcullis_ports::store::{ClientGrantQuery, Keyset, StoreError, Unique, UnitOfWork};
 
 use crate::support::{at, count, insert_environment, on_both_backends, texts, ulid};
 
@@ -199,5 +199,140 @@ on_both_backends! {
         let again = ClientGrant { id: ClientGrantId::from_ulid(ulid(5)), allowed_scopes: vec![], ..grant };
         let err = store.transaction(move |tx| tx.insert_client_grant(&again)).await.unwrap_err();
         assert!(matches!(err, StoreError::Conflict(Unique::ClientGrant)), "{err:?}");
+    }
+}
+
+fn grant_query(
+    client: Option<ClientId>,
+    resource_server: Option<ResourceServerId>,
+) -> ClientGrantQuery {
+    ClientGrantQuery {
+        client,
+        resource_server,
+        page: Keyset {
+            limit: 10,
+            descending: false,
+            after: None,
+        },
+    }
+}
+
+on_both_backends! {
+    /// Grants are found by id in their environment only, listed with both
+    /// filters and keyset pages, and deleted; the scopes of a resource
+    /// server are read (and locked) for validation, in id order.
+    async fn client_grants_by_id_filters_pages_and_deletion(db, store) {
+        let env = insert_environment(&store, "default").await;
+        let other = insert_environment(&store, "other").await;
+        let (a, b) = (client(&env, 1, "a"), client(&env, 2, "b"));
+        let (x, y) = (
+            resource_server(&env, 3, "https://x.example.com"),
+            resource_server(&env, 4, "https://y.example.com"),
+        );
+        let scopes = vec![scope(&x, 6, "x:write"), scope(&x, 5, "x:read"), scope(&y, 7, "y:read")];
+        let grant = |n: u64, c: &Client, rs: &ResourceServer| ClientGrant {
+            id: ClientGrantId::from_ulid(ulid(n)),
+            environment_id: env.id,
+            client_id: c.id,
+            resource_server_id: rs.id,
+            allowed_scopes: vec![format!("scope-{n}")],
+            created_at: at(600),
+        };
+        let grants = vec![grant(10, &a, &x), grant(11, &a, &y), grant(12, &b, &x)];
+        let rows = (vec![a.clone(), b.clone()], vec![x.clone(), y.clone()], scopes, grants.clone());
+        store
+            .transaction(move |tx| {
+                rows.0.iter().try_for_each(|c| tx.insert_client(c))?;
+                rows.1.iter().try_for_each(|rs| tx.insert_resource_server(rs))?;
+                tx.insert_scopes(&rows.2)?;
+                rows.3.iter().try_for_each(|g| tx.insert_client_grant(g))
+            })
+            .await
+            .unwrap();
+        let (env_id, other_id, first) = (env.id, other.id, grants[0].clone());
+        let id = first.id;
+        assert_eq!(
+            store.read(move |tx| tx.find_client_grant_by_id(env_id, id)).await.unwrap(),
+            Some(first)
+        );
+        assert_eq!(store.read(move |tx| tx.find_client_grant_by_id(other_id, id)).await.unwrap(), None);
+
+        let x_id = x.id;
+        let locked = store
+            .transaction(move |tx| tx.lock_scopes_of_resource_server(env_id, x_id))
+            .await
+            .unwrap();
+        assert_eq!(locked.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["x:read", "x:write"]);
+        let elsewhere = store
+            .transaction(move |tx| tx.lock_scopes_of_resource_server(other_id, x_id))
+            .await
+            .unwrap();
+        assert!(elsewhere.is_empty());
+
+        let ids = |gs: Vec<ClientGrant>| gs.iter().map(|g| g.id).collect::<Vec<_>>();
+        let list = |q: ClientGrantQuery| {
+            let store = store.clone();
+            async move { store.read(move |tx| tx.list_client_grants(env_id, &q)).await.unwrap() }
+        };
+        assert_eq!(list(grant_query(None, None)).await, grants);
+        assert_eq!(ids(list(grant_query(Some(a.id), None)).await), [grants[0].id, grants[1].id]);
+        assert_eq!(ids(list(grant_query(None, Some(x.id))).await), [grants[0].id, grants[2].id]);
+        assert_eq!(ids(list(grant_query(Some(b.id), Some(x.id))).await), [grants[2].id]);
+        let mut paged = grant_query(None, None);
+        paged.page = Keyset { limit: 1, descending: false, after: Some(grants[0].id.to_string()) };
+        assert_eq!(ids(list(paged).await), [grants[1].id]);
+        let mut paged = grant_query(None, None);
+        paged.page = Keyset { limit: 5, descending: true, after: Some(grants[2].id.to_string()) };
+        assert_eq!(ids(list(paged).await), [grants[1].id, grants[0].id]);
+        let elsewhere = store
+            .read(move |tx| tx.list_client_grants(other_id, &grant_query(None, None)))
+            .await
+            .unwrap();
+        assert!(elsewhere.is_empty());
+
+        assert!(!store.transaction(move |tx| tx.delete_client_grant(other_id, id)).await.unwrap());
+        assert!(store.transaction(move |tx| tx.delete_client_grant(env_id, id)).await.unwrap());
+        assert!(!store.transaction(move |tx| tx.delete_client_grant(env_id, id)).await.unwrap());
+        assert_eq!(count(db, "client_grants"), 2);
+    }
+}
+
+on_both_backends! {
+    /// A grant write that reads the scopes of a resource server while a
+    /// rename of one of them is still open waits for it and sees the new
+    /// name: a grant can never be validated against a stale scope name.
+    async fn locked_scope_reads_wait_for_an_open_rename(_db, store) {
+        let env = insert_environment(&store, "default").await;
+        let x = resource_server(&env, 3, "https://x.example.com");
+        let read = scope(&x, 5, "x:read");
+        let rows = (x.clone(), read.clone());
+        store
+            .transaction(move |tx| {
+                tx.insert_resource_server(&rows.0)?;
+                tx.insert_scopes(std::slice::from_ref(&rows.1))
+            })
+            .await
+            .unwrap();
+        let (renamed_tx, renamed_rx) = std::sync::mpsc::channel();
+        let renamer = store.clone();
+        let rename = tokio::spawn(async move {
+            renamer
+                .transaction(move |tx| {
+                    tx.update_scope(&Scope { name: "x:list".into(), ..read })?;
+                    renamed_tx.send(()).unwrap();
+                    // Hold the row lock a while before committing.
+                    std::thread::sleep(std::time::Duration::from_millis(300));
+                    Ok::<_, StoreError>(())
+                })
+                .await
+        });
+        tokio::task::spawn_blocking(move || renamed_rx.recv().unwrap()).await.unwrap();
+        let (env_id, x_id) = (env.id, x.id);
+        let seen = store
+            .transaction(move |tx| tx.lock_scopes_of_resource_server(env_id, x_id))
+            .await
+            .unwrap();
+        rename.await.unwrap().unwrap();
+        assert_eq!(seen.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["x:list"]);
     }
 }

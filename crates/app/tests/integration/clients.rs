@@ -44,7 +44,7 @@ async fn token_status(app: &TestApp, client_id: &str, secret: &str) -> (u16, Val
 }
 
 /// Grants `scopes` of the Management API to the client with record id `id`,
-/// directly in the store (no client-grants route yet).
+/// directly in the store.
 async fn grant_management_api(app: &TestApp, id: &str, scopes: &[&str]) {
     let client = ClientId::parse(id).unwrap();
     let scopes: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();

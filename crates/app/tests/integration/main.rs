@@ -5,6 +5,7 @@
 mod support;
 
 mod cli;
+mod client_grants;
 mod clients;
 mod environments;
 mod errors;

@@ -1,0 +1,1 @@
+DROP INDEX client_grants_environment_id_id_idx;
