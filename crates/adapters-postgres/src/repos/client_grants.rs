@@ -173,22 +173,8 @@ impl ClientGrantRepo for DbTx<'_> {
             select =
                 select.filter(client_grants::resource_server_id.eq(resource_server.to_string()));
         }
-        // Keyset pagination: ids are ULIDs, so id order is creation order.
-        select = match (page.after.clone(), page.descending) {
-            (Some(after), false) => select.filter(client_grants::id.gt(after)),
-            (Some(after), true) => select.filter(client_grants::id.lt(after)),
-            (None, _) => select,
-        };
-        select = if page.descending {
-            select.order(client_grants::id.desc())
-        } else {
-            select.order(client_grants::id.asc())
-        };
-        let rows = self.run(|conn| {
-            select
-                .limit(i64::from(page.limit))
-                .load::<ClientGrantRow>(conn)
-        })?;
+        let select = id_keyset!(select, client_grants::id, page);
+        let rows = self.run(|conn| select.load::<ClientGrantRow>(conn))?;
         rows.into_iter().map(ClientGrantRow::into_domain).collect()
     }
 }

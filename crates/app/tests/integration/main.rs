@@ -9,8 +9,8 @@ mod client_grants;
 mod clients;
 mod environments;
 mod errors;
-// Registered once client-grants land (the flow creates a grant through the API).
-// mod integration_flow;
+
+mod integration_flow;
 mod opaque_tokens;
 mod outage;
 mod permissions;
