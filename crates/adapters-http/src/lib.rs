@@ -9,6 +9,7 @@
 mod body;
 mod client_grants;
 mod clients;
+mod connections;
 pub mod error;
 mod health;
 pub mod jsonapi;

@@ -6,8 +6,8 @@ use portcullis_ports::store::UnitOfWork;
 
 use crate::error::ApiError;
 use crate::{
-    client_grants, clients, health, oauth, permissions, resource_servers, role_permissions, roles,
-    scopes, signing_keys, user_roles, users,
+    client_grants, clients, connections, health, oauth, permissions, resource_servers,
+    role_permissions, roles, scopes, signing_keys, user_roles, users,
 };
 
 fn not_allowed(allow: &'static str) -> Route {
@@ -102,6 +102,19 @@ pub fn configure<U: UnitOfWork>(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(permissions::get::<U>))
             .route(web::patch().to(permissions::update::<U>))
             .route(web::delete().to(permissions::delete::<U>))
+            .default_service(not_allowed("GET, PATCH, DELETE")),
+    )
+    .service(
+        web::resource("/api/connections")
+            .route(web::get().to(connections::list::<U>))
+            .route(web::post().to(connections::create::<U>))
+            .default_service(not_allowed("GET, POST")),
+    )
+    .service(
+        web::resource("/api/connections/{id}")
+            .route(web::get().to(connections::get::<U>))
+            .route(web::patch().to(connections::update::<U>))
+            .route(web::delete().to(connections::delete::<U>))
             .default_service(not_allowed("GET, PATCH, DELETE")),
     )
     .service(

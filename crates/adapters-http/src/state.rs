@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use portcullis_application::client_grants::ClientGrantService;
 use portcullis_application::clients::ClientService;
+use portcullis_application::connections::ConnectionService;
 use portcullis_application::environments::EnvironmentService;
 use portcullis_application::keys::KeyCache;
 use portcullis_application::permissions::PermissionService;
@@ -44,6 +45,8 @@ pub struct AppState<U> {
     pub resource_servers: Arc<ResourceServerService<U>>,
     /// The scopes collection.
     pub scopes: Arc<ScopeService<U>>,
+    /// The connections collection.
+    pub connections: Arc<ConnectionService<U>>,
     /// The store, for the readiness probe.
     pub store: Arc<U>,
     /// The base domain under which `SLUG.<base>` selects environment `SLUG`.

@@ -275,6 +275,34 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Identity provider connections.
+    connections (id) {
+        /// ULID.
+        id -> Text,
+        /// Owning environment.
+        environment_id -> Text,
+        /// Provider protocol (`google`, ..., `oidc`).
+        strategy -> Text,
+        /// Name shown on sign-in pages.
+        display_name -> Text,
+        /// The provider's OAuth client id.
+        client_id -> Text,
+        /// Client secret ciphertext (AES-GCM under the master key).
+        client_secret -> Nullable<Binary>,
+        /// Space-separated scope tokens.
+        scopes -> Text,
+        /// `OpenID` Connect discovery URL.
+        discovery_url -> Nullable<Text>,
+        /// Whether sign-in through the connection is enforced.
+        enforce_sso -> Bool,
+        /// Creation time (UTC).
+        created_at -> Timestamp,
+        /// Last update time (UTC).
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> environments (environment_id));
 diesel::joinable!(clients -> environments (environment_id));
 diesel::joinable!(resource_servers -> environments (environment_id));
@@ -291,6 +319,7 @@ diesel::joinable!(user_roles -> roles (role_id));
 diesel::joinable!(access_tokens -> clients (client));
 diesel::joinable!(access_tokens -> resource_servers (resource_server_id));
 diesel::joinable!(events -> environments (environment_id));
+diesel::joinable!(connections -> environments (environment_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     environments,
@@ -306,4 +335,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     user_roles,
     access_tokens,
     events,
+    connections,
 );

@@ -15,6 +15,7 @@ use portcullis_application::Ports;
 use portcullis_application::client_grants::ClientGrantService;
 use portcullis_application::client_memo::ClientMemo;
 use portcullis_application::clients::ClientService;
+use portcullis_application::connections::ConnectionService;
 use portcullis_application::environments::{BootstrapCredentials, EnvironmentService};
 use portcullis_application::keys::KeyCache;
 use portcullis_application::permissions::PermissionService;
@@ -184,6 +185,7 @@ pub fn wire(
         keys: Arc::clone(&keys),
         users: Arc::new(UserService::new(ports.clone())),
         permissions: Arc::new(PermissionService::new(ports.clone())),
+        connections: Arc::new(ConnectionService::new(ports.clone())),
         roles: Arc::new(RoleService::new(ports.clone())),
         role_permissions: Arc::new(RolePermissionService::new(ports.clone())),
         user_roles: Arc::new(UserRoleService::new(ports.clone())),

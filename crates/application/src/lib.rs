@@ -12,6 +12,7 @@
 pub mod client_grants;
 pub mod client_memo;
 pub mod clients;
+pub mod connections;
 pub mod environments;
 pub mod keys;
 pub mod permissions;

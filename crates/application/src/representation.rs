@@ -214,3 +214,23 @@ pub fn client_grant(grant: &ClientGrant) -> Value {
         }
     })
 }
+
+/// `connection`: never its client secret nor the ciphertext, only whether one is set.
+#[must_use]
+pub fn connection(connection: &portcullis_domain::connection::Connection) -> Value {
+    json!({
+        "type": "connection",
+        "id": connection.id.to_string(),
+        "attributes": {
+            "strategy": connection.strategy.as_str(),
+            "display_name": connection.display_name.as_str(),
+            "client_id": connection.client_id.as_str(),
+            "client_secret_set": connection.client_secret_set(),
+            "scopes": connection.scopes.as_str(),
+            "discovery_url": connection.discovery_url.as_ref().map(|d| d.as_str()),
+            "enforce_sso": connection.enforce_sso,
+            "created_at": rfc3339(connection.created_at),
+            "updated_at": rfc3339(connection.updated_at),
+        }
+    })
+}

@@ -77,6 +77,8 @@ typed_id! {
     RoleId,
     /// Identifies a role-permission join.
     RolePermissionId,
+    /// Identifies an identity provider connection.
+    ConnectionId,
 }
 
 #[cfg(test)]

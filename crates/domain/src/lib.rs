@@ -21,6 +21,7 @@
 pub mod access;
 pub mod access_token;
 pub mod client;
+pub mod connection;
 pub mod environment;
 pub mod event;
 mod ids;
@@ -30,6 +31,7 @@ pub mod signing_key;
 mod time;
 pub mod user;
 
+pub use ids::ConnectionId;
 pub use ids::{
     AccessTokenId, ClientGrantId, ClientId, EnvironmentId, EventId, IdError, PermissionId,
     ResourceServerId, RoleId, RolePermissionId, ScopeId, SigningKeyId, UserId, UserRoleId,

@@ -16,6 +16,9 @@ use portcullis_domain::{
     RolePermissionId, ScopeId, SigningKeyId, Timestamp, UserId, UserRoleId,
 };
 
+use portcullis_domain::ConnectionId;
+use portcullis_domain::connection::Connection;
+
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A unique constraint, named in domain terms.
@@ -716,6 +719,48 @@ pub trait EventRepo {
     fn append_event(&mut self, event: &AuditEvent) -> Result<(), StoreError>;
 }
 
+/// Identity provider connections.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait ConnectionRepo {
+    /// Inserts a connection.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn insert_connection(&mut self, connection: &Connection) -> Result<(), StoreError>;
+    /// Replaces every mutable field of a stored connection (not its strategy).
+    ///
+    /// # Errors
+    /// MUST return `StoreError::NotFound` if the connection does not exist.
+    fn update_connection(&mut self, connection: &Connection) -> Result<(), StoreError>;
+    /// Deletes a connection; returns whether it existed.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn delete_connection(
+        &mut self,
+        environment: EnvironmentId,
+        id: ConnectionId,
+    ) -> Result<bool, StoreError>;
+    /// Finds a connection of an environment.
+    ///
+    /// # Errors
+    /// Backend failures; `Corrupt` for rows that break invariants.
+    fn find_connection(
+        &mut self,
+        environment: EnvironmentId,
+        id: ConnectionId,
+    ) -> Result<Option<Connection>, StoreError>;
+    /// One page of connections in id order.
+    ///
+    /// # Errors
+    /// Backend failures; `Corrupt` for rows that break invariants.
+    fn list_connections(
+        &mut self,
+        environment: EnvironmentId,
+        page: &Keyset,
+    ) -> Result<Vec<Connection>, StoreError>;
+}
+
 /// Every repository reachable inside one unit of work (method names are unique across them).
 pub trait Tx:
     EnvironmentRepo
@@ -730,6 +775,7 @@ pub trait Tx:
     + UserRoleRepo
     + AccessTokenRepo
     + EventRepo
+    + ConnectionRepo
 {
 }
 
@@ -746,6 +792,7 @@ impl<T> Tx for T where
         + UserRoleRepo
         + AccessTokenRepo
         + EventRepo
+        + ConnectionRepo
 {
 }
 

@@ -17,12 +17,15 @@ use portcullis_domain::{
     RolePermissionId, ScopeId, SigningKeyId, Timestamp, UserId, UserRoleId,
 };
 
+use crate::store::ConnectionRepo;
 use crate::store::{
     AccessTokenRepo, ClientGrantQuery, ClientGrantRepo, ClientRepo, CountedRole, EnvironmentRepo,
     EventRepo, Keyset, PermissionRepo, ResourceServerRepo, RolePermissionQuery, RolePermissionRepo,
     RoleRepo, ScopeQuery, SigningKeyRepo, StoreError, Tx, UnitOfWork, UserQuery, UserRepo,
     UserRoleQuery, UserRoleRepo,
 };
+use portcullis_domain::ConnectionId;
+use portcullis_domain::connection::Connection;
 
 mockall::mock! {
     /// A transaction whose every repository method is a mockall expectation.
@@ -114,6 +117,13 @@ mockall::mock! {
     }
     impl EventRepo for Tx {
         fn append_event(&mut self, event: &AuditEvent) -> Result<(), StoreError>;
+    }
+    impl ConnectionRepo for Tx {
+        fn insert_connection(&mut self, connection: &Connection) -> Result<(), StoreError>;
+        fn update_connection(&mut self, connection: &Connection) -> Result<(), StoreError>;
+        fn delete_connection(&mut self, environment: EnvironmentId, id: ConnectionId) -> Result<bool, StoreError>;
+        fn find_connection(&mut self, environment: EnvironmentId, id: ConnectionId) -> Result<Option<Connection>, StoreError>;
+        fn list_connections(&mut self, environment: EnvironmentId, page: &Keyset) -> Result<Vec<Connection>, StoreError>;
     }
 }
 

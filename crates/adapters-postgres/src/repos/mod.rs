@@ -25,6 +25,7 @@ macro_rules! id_keyset {
 mod access_tokens;
 mod client_grants;
 mod clients;
+mod connections;
 mod environments;
 mod events;
 mod permissions;

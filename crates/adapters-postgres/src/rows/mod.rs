@@ -6,6 +6,7 @@
 pub(crate) mod access_token;
 pub(crate) mod client;
 pub(crate) mod client_grant;
+pub(crate) mod connection;
 pub(crate) mod environment;
 pub(crate) mod event;
 pub(crate) mod permission;
