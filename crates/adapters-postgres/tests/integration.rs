@@ -9,6 +9,8 @@ mod access_tokens;
 mod clients;
 #[path = "integration/connect.rs"]
 mod connect;
+#[path = "integration/connections.rs"]
+mod connections;
 #[path = "integration/environments.rs"]
 mod environments;
 #[path = "integration/list_users.rs"]
