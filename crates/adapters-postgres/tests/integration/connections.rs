@@ -43,10 +43,10 @@ async fn insert(store: &DieselStore, connections: Vec<Connection>) {
 fn hex_secret(db: &portcullis_adapters_postgres::testing::TestDatabase) -> Vec<String> {
     let sql = match db.backend() {
         Backend::Postgres => {
-            "SELECT coalesce(encode(client_secret, 'hex'), 'null') AS v FROM connections"
+            "SELECT coalesce(encode(client_secret, 'hex'), 'null') AS v FROM connections ORDER BY id"
         }
         Backend::Sqlite => {
-            "SELECT coalesce(lower(hex(client_secret)), 'null') AS v FROM connections"
+            "SELECT CASE WHEN client_secret IS NULL THEN 'null' ELSE lower(hex(client_secret)) END AS v FROM connections ORDER BY id"
         }
     };
     texts(db, sql)
@@ -74,6 +74,7 @@ on_both_backends! {
         let google_id = google.id;
         let found = store.read(move |tx| tx.find_connection(env_id, google_id)).await.unwrap();
         assert_eq!(found, Some(google.clone()), "NULL secret and discovery_url");
+        assert_eq!(hex_secret(db), ["000102ff01", "null"]);
 
         let mut changed = google.clone();
         changed

@@ -7,6 +7,7 @@ mod support;
 mod cli;
 mod client_grants;
 mod clients;
+mod connections;
 mod environments;
 mod errors;
 

@@ -32,6 +32,8 @@ pub struct TestApp {
     pub store: Arc<DieselStore>,
     _data_dir: tempfile::TempDir,
     pub db: TestDatabase,
+    /// The master key the server encrypts with (to check ciphertext at rest).
+    pub master_key: [u8; 32],
 }
 
 pub async fn spawn_app(store: Store) -> TestApp {
@@ -56,12 +58,8 @@ pub async fn spawn_app(store: Store) -> TestApp {
         SecretString::from(portcullis_adapters_crypto::generate_master_key());
     let opened = open_store(&settings).expect("open store");
     migrate(&opened).expect("migrate");
-    let wired = wire(
-        &settings,
-        opened,
-        &master_key(&settings).expect("master key"),
-    )
-    .expect("wire");
+    let master = master_key(&settings).expect("master key");
+    let wired = wire(&settings, opened, &master).expect("wire");
     let bootstrap = BootstrapCredentials {
         client_id: CLIENT_ID.into(),
         client_secret: SecretString::from(CLIENT_SECRET),
@@ -93,6 +91,7 @@ pub async fn spawn_app(store: Store) -> TestApp {
         store: store_handle,
         _data_dir: data_dir,
         db,
+        master_key: master,
     }
 }
 
