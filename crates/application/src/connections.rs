@@ -568,7 +568,14 @@ mod tests {
         let connection = service.create(&actor(), oidc()).await.unwrap();
 
         assert!(connection.client_secret_set());
+        // What tracing could print (`?command`, `?connection`) never shows the secret.
         assert!(!format!("{connection:?}").contains(SECRET));
+        assert!(!format!("{:?}", oidc()).contains(SECRET));
+        let update = UpdateConnection {
+            client_secret: Some(SecretString::from(SECRET)),
+            ..UpdateConnection::default()
+        };
+        assert!(!format!("{update:?}").contains(SECRET));
         assert_eq!(
             uow.log(),
             UowLog {
