@@ -77,6 +77,8 @@ typed_id! {
     RoleId,
     /// Identifies a role-permission join.
     RolePermissionId,
+    /// Identifies a user's session.
+    SessionId,
 }
 
 #[cfg(test)]
