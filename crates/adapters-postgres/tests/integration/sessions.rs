@@ -47,7 +47,7 @@ on_both_backends! {
         let (u1, u2) = (user(&env, 1, "u1@example.com"), user(&env, 2, "u2@example.com"));
         // s10 expires at 1000, s11 and s12 at 5000.
         let all = vec![open(&u1, 10, 1_000), open(&u1, 11, 5_000), open(&u2, 12, 5_000)];
-        let users = vec![u1.clone(), u2.clone()];
+        let users = [u1.clone(), u2.clone()];
         let stored = all.clone();
         store
             .transaction(move |tx| {

@@ -349,11 +349,11 @@ async fn filters_select_by_user_and_activity_and_pages_follow(store: Store) {
     );
     assert_eq!(
         ids(&list("?filter[active]=false".into()).await),
-        [b.clone()]
+        [b.as_str()]
     );
     assert_eq!(
         ids(&list(format!("?filter[user]={u1}&filter[active]=true")).await),
-        [a.clone()]
+        [a.as_str()]
     );
     assert_eq!(
         ids(&list("?sort=-created_at".into()).await),
@@ -364,7 +364,7 @@ async fn filters_select_by_user_and_activity_and_pages_follow(store: Store) {
     let next = first["links"]["next"].as_str().unwrap();
     let path = next.strip_prefix(&app.base).unwrap();
     let second = jsonapi(app.get(path, &token).await).await;
-    assert_eq!(ids(&second), [c.clone()]);
+    assert_eq!(ids(&second), [c.as_str()]);
     assert!(second["links"].get("next").is_none_or(Value::is_null));
 
     expect_error(
@@ -404,7 +404,7 @@ async fn a_session_expires_with_the_clock(store: Store) {
     )
     .await;
     let inactive = jsonapi(app.get("/api/sessions?filter[active]=false", &token).await).await;
-    assert_eq!(ids(&inactive), [sid.clone()]);
+    assert_eq!(ids(&inactive), [sid.as_str()]);
     // An expired session can still be revoked.
     let revoked = jsonapi(patch_action(&app, &token, &sid, "revoke").await).await;
     assert_eq!(revoked["data"]["attributes"]["status"], "revoked");
