@@ -22,6 +22,7 @@ mod role_permissions;
 mod roles;
 pub mod routes;
 mod scopes;
+mod sessions;
 mod signing_keys;
 pub mod state;
 pub mod tenancy;

@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, Route, web};
 use portcullis_ports::store::UnitOfWork;
 
 use crate::error::ApiError;
+use crate::sessions;
 use crate::{
     client_grants, clients, connections, health, oauth, permissions, resource_servers,
     role_permissions, roles, scopes, signing_keys, user_roles, users,
@@ -210,6 +211,28 @@ pub fn configure<U: UnitOfWork>(cfg: &mut web::ServiceConfig) {
             .route(web::patch().to(scopes::update::<U>))
             .route(web::delete().to(scopes::delete::<U>))
             .default_service(not_allowed("GET, PATCH, DELETE")),
+    )
+    .service(
+        web::resource("/api/sessions")
+            .route(web::get().to(sessions::list::<U>))
+            .route(web::post().to(sessions::create::<U>))
+            .default_service(not_allowed("GET, POST")),
+    )
+    .service(
+        web::resource("/api/sessions/{id}")
+            .route(web::get().to(sessions::get::<U>))
+            .route(web::delete().to(sessions::delete::<U>))
+            .default_service(not_allowed("GET, DELETE")),
+    )
+    .service(
+        web::resource("/api/sessions/{id}/touch")
+            .route(web::patch().to(sessions::touch::<U>))
+            .default_service(not_allowed("PATCH")),
+    )
+    .service(
+        web::resource("/api/sessions/{id}/revoke")
+            .route(web::patch().to(sessions::revoke::<U>))
+            .default_service(not_allowed("PATCH")),
     )
     .default_service(web::to(|| async {
         Err::<HttpResponse, _>(ApiError::not_found("no route matches this path"))

@@ -12,6 +12,7 @@ use portcullis_application::resource_servers::ResourceServerService;
 use portcullis_application::role_permissions::RolePermissionService;
 use portcullis_application::roles::RoleService;
 use portcullis_application::scopes::ScopeService;
+use portcullis_application::sessions::SessionService;
 use portcullis_application::signing_keys::SigningKeyService;
 use portcullis_application::tokens::TokenService;
 use portcullis_application::user_roles::UserRoleService;
@@ -47,6 +48,8 @@ pub struct AppState<U> {
     pub scopes: Arc<ScopeService<U>>,
     /// The connections collection.
     pub connections: Arc<ConnectionService<U>>,
+    /// The sessions collection.
+    pub sessions: Arc<SessionService<U>>,
     /// The store, for the readiness probe.
     pub store: Arc<U>,
     /// The base domain under which `SLUG.<base>` selects environment `SLUG`.

@@ -303,6 +303,30 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Sessions of users.
+    sessions (id) {
+        /// ULID.
+        id -> Text,
+        /// Environment of the session and its user.
+        environment_id -> Text,
+        /// The user.
+        user_id -> Text,
+        /// IP address, canonical text.
+        ip_address -> Nullable<Text>,
+        /// User agent.
+        user_agent -> Nullable<Text>,
+        /// Last activity (UTC).
+        last_active_at -> Timestamp,
+        /// Expiry (UTC).
+        expires_at -> Timestamp,
+        /// Revocation time (UTC).
+        revoked_at -> Nullable<Timestamp>,
+        /// Creation time (UTC).
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> environments (environment_id));
 diesel::joinable!(clients -> environments (environment_id));
 diesel::joinable!(resource_servers -> environments (environment_id));
@@ -320,6 +344,7 @@ diesel::joinable!(access_tokens -> clients (client));
 diesel::joinable!(access_tokens -> resource_servers (resource_server_id));
 diesel::joinable!(events -> environments (environment_id));
 diesel::joinable!(connections -> environments (environment_id));
+diesel::joinable!(sessions -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     environments,
@@ -336,4 +361,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     access_tokens,
     events,
     connections,
+    sessions,
 );

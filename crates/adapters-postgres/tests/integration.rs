@@ -23,6 +23,8 @@ mod permissions;
 mod resource_servers;
 #[path = "integration/roles.rs"]
 mod roles;
+#[path = "integration/sessions.rs"]
+mod sessions;
 #[path = "integration/signing_keys.rs"]
 mod signing_keys;
 #[path = "integration/support.rs"]

@@ -29,6 +29,18 @@ pub struct Settings {
     pub log: LogSettings,
     /// Webhook delivery.
     pub webhooks: WebhookSettings,
+    /// Sessions of users.
+    pub sessions: SessionSettings,
+}
+
+/// `[sessions]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionSettings {
+    /// Lifetime of a session created without `expires_at`, in seconds.
+    pub default_ttl_seconds: i64,
+    /// Latest `expires_at` a create may ask for, in seconds from now.
+    pub max_ttl_seconds: i64,
 }
 
 /// `[webhooks]`.
@@ -225,6 +237,18 @@ impl Settings {
             return bad(
                 "security.client_cache_ttl_seconds",
                 "must be from 0 to 86400".into(),
+            );
+        }
+        if !(1..=315_360_000).contains(&self.sessions.max_ttl_seconds) {
+            return bad(
+                "sessions.max_ttl_seconds",
+                "must be from 1 to 315360000 (ten years)".into(),
+            );
+        }
+        if !(1..=self.sessions.max_ttl_seconds).contains(&self.sessions.default_ttl_seconds) {
+            return bad(
+                "sessions.default_ttl_seconds",
+                "must be from 1 to sessions.max_ttl_seconds".into(),
             );
         }
         if !["pretty", "json"].contains(&self.log.format.as_str()) {

@@ -23,6 +23,7 @@ use portcullis_application::resource_servers::ResourceServerService;
 use portcullis_application::role_permissions::RolePermissionService;
 use portcullis_application::roles::RoleService;
 use portcullis_application::scopes::ScopeService;
+use portcullis_application::sessions::{SessionLimits, SessionService};
 use portcullis_application::signing_keys::SigningKeyService;
 use portcullis_application::tokens::TokenService;
 use portcullis_application::user_roles::UserRoleService;
@@ -196,6 +197,13 @@ pub fn wire(
             Arc::clone(&clients),
         )),
         scopes: Arc::new(ScopeService::new(ports.clone(), Arc::clone(&clients))),
+        sessions: Arc::new(SessionService::new(
+            ports.clone(),
+            SessionLimits {
+                default_ttl_seconds: settings.sessions.default_ttl_seconds,
+                max_ttl_seconds: settings.sessions.max_ttl_seconds,
+            },
+        )),
         signing_keys: Arc::new(SigningKeyService::new(ports, keys)),
         store: Arc::clone(&store),
         base_domain: settings.server.base_domain.clone(),

@@ -22,6 +22,7 @@ pub mod resource_servers;
 pub mod role_permissions;
 pub mod roles;
 pub mod scopes;
+pub mod sessions;
 pub mod signing_keys;
 pub mod tokens;
 pub mod user_roles;

@@ -234,3 +234,23 @@ pub fn connection(connection: &portcullis_domain::connection::Connection) -> Val
         }
     })
 }
+/// `session`, with its `status` derived at `now`.
+#[must_use]
+pub fn session(session: &portcullis_domain::session::Session, now: Timestamp) -> Value {
+    json!({
+        "type": "session",
+        "id": session.id.to_string(),
+        "attributes": {
+            "ip_address": session.ip_address.as_ref().map(|ip| ip.as_str()),
+            "user_agent": session.user_agent.as_ref().map(|ua| ua.as_str()),
+            "last_active_at": rfc3339(session.last_active_at),
+            "expires_at": rfc3339(session.expires_at),
+            "revoked_at": session.revoked_at.map(rfc3339),
+            "status": session.status(now).as_str(),
+            "created_at": rfc3339(session.created_at),
+        },
+        "relationships": {
+            "user": to_one("user", session.user_id),
+        }
+    })
+}

@@ -370,13 +370,22 @@ impl<U: UnitOfWork> UserService<U> {
             .store
             .transaction(move |tx| {
                 let mut user = tx.find_user(env, id)?.ok_or(UpdateUserError::NotFound)?;
-                // Blocking will revoke the user's sessions once sessions exist (issue: sessions collection).
-                user.apply(changes, now);
+                let blocking_began = user.apply(changes, now);
                 tx.update_user(&user).map_err(|e| match e {
                     StoreError::Conflict(Unique::UserEmail) => UpdateUserError::EmailTaken,
                     StoreError::NotFound => UpdateUserError::NotFound,
                     other => other.into(),
                 })?;
+                if blocking_began {
+                    // Blocking revokes the user's sessions, one event per session.
+                    for session in tx.revoke_sessions_of_user(env, id, now)? {
+                        tx.append_event(&ports.event(
+                            &actor,
+                            "session.revoked",
+                            &representation::session(&session, now),
+                        ))?;
+                    }
+                }
                 tx.append_event(&ports.event(
                     &actor,
                     "user.updated",
@@ -570,6 +579,9 @@ mod tests {
             .withf(|u| u.blocked() && u.last_name().is_none() && u.updated_at() == now())
             .times(1)
             .returning(|_| Ok(()));
+        tx.expect_revoke_sessions_of_user()
+            .times(1)
+            .returning(|_, _, _| Ok(Vec::new()));
         tx.expect_append_event()
             .withf(|e| e.event_type == "user.updated")
             .times(1)
@@ -591,6 +603,102 @@ mod tests {
 
         assert!(updated.blocked());
         assert_eq!(uow.log().committed, 1);
+    }
+
+    fn open_session(user: &User, n: u128) -> portcullis_domain::session::Session {
+        portcullis_domain::session::Session::open(
+            portcullis_domain::SessionId::from_ulid(ulid::Ulid::from_parts(5, n)),
+            user.environment_id(),
+            portcullis_domain::session::NewSession {
+                user_id: user.id(),
+                ip_address: None,
+                user_agent: None,
+                expires_at: now().plus_seconds(60),
+            },
+            Timestamp::from_unix_micros(1).unwrap(),
+        )
+    }
+
+    #[tokio::test]
+    async fn blocking_revokes_the_sessions_in_the_same_transaction_one_event_each() {
+        let existing = User::register(
+            UserId::from_ulid(ulid::Ulid::from_parts(1, 1)),
+            actor().environment_id(),
+            NewUser::with_email(Email::parse("a@example.com").unwrap()),
+            Timestamp::from_unix_micros(1).unwrap(),
+        );
+        let mut tx = MockTx::new();
+        let found = existing.clone();
+        tx.expect_find_user()
+            .returning(move |_, _| Ok(Some(found.clone())));
+        tx.expect_update_user().times(1).returning(|_| Ok(()));
+        let revoked: Vec<_> = (1..=2)
+            .map(|n| {
+                let mut s = open_session(&existing, n);
+                s.revoke(now());
+                s
+            })
+            .collect();
+        let user_id = existing.id();
+        tx.expect_revoke_sessions_of_user()
+            .withf(move |env, user, at| {
+                *env == actor().environment_id() && *user == user_id && *at == now()
+            })
+            .times(1)
+            .returning(move |_, _, _| Ok(revoked.clone()));
+        tx.expect_append_event()
+            .withf(|e| e.event_type == "session.revoked" && e.data.contains("\"revoked\""))
+            .times(2)
+            .returning(|_| Ok(()));
+        tx.expect_append_event()
+            .withf(|e| e.event_type == "user.updated")
+            .times(1)
+            .returning(|_| Ok(()));
+        let (service, uow) = service(tx);
+
+        service
+            .update(
+                &actor(),
+                existing.id(),
+                UpdateUser {
+                    blocked: Some(true),
+                    ..UpdateUser::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(uow.log().committed, 1);
+    }
+
+    #[tokio::test]
+    async fn updating_an_already_blocked_user_revokes_nothing() {
+        let mut new = NewUser::with_email(Email::parse("a@example.com").unwrap());
+        new.blocked = true;
+        let existing = User::register(
+            UserId::from_ulid(ulid::Ulid::from_parts(1, 1)),
+            actor().environment_id(),
+            new,
+            Timestamp::from_unix_micros(1).unwrap(),
+        );
+        let mut tx = MockTx::new();
+        let found = existing.clone();
+        tx.expect_find_user()
+            .returning(move |_, _| Ok(Some(found.clone())));
+        tx.expect_update_user().times(1).returning(|_| Ok(()));
+        tx.expect_revoke_sessions_of_user().never();
+        tx.expect_append_event().times(1).returning(|_| Ok(()));
+        let (service, _) = service(tx);
+        service
+            .update(
+                &actor(),
+                existing.id(),
+                UpdateUser {
+                    blocked: Some(true),
+                    ..UpdateUser::default()
+                },
+            )
+            .await
+            .unwrap();
     }
 
     #[tokio::test]

@@ -79,6 +79,8 @@ typed_id! {
     RolePermissionId,
     /// Identifies an identity provider connection.
     ConnectionId,
+    /// Identifies a user's session.
+    SessionId,
 }
 
 #[cfg(test)]

@@ -27,11 +27,13 @@ pub mod event;
 mod ids;
 pub mod oauth;
 pub mod resource_server;
+pub mod session;
 pub mod signing_key;
 mod time;
 pub mod user;
 
 pub use ids::ConnectionId;
+pub use ids::SessionId;
 pub use ids::{
     AccessTokenId, ClientGrantId, ClientId, EnvironmentId, EventId, IdError, PermissionId,
     ResourceServerId, RoleId, RolePermissionId, ScopeId, SigningKeyId, UserId, UserRoleId,

@@ -4,11 +4,13 @@
 //! locks are held. Only the unit of work itself is async.
 
 use async_trait::async_trait;
+use portcullis_domain::SessionId;
 use portcullis_domain::access::{Permission, Role, RolePermission, UserRole};
 use portcullis_domain::access_token::OpaqueToken;
 use portcullis_domain::environment::Environment;
 use portcullis_domain::event::AuditEvent;
 use portcullis_domain::oauth::{Client, ClientGrant, ResourceServer, Scope, SecretDigest};
+use portcullis_domain::session::Session;
 use portcullis_domain::signing_key::SigningKey;
 use portcullis_domain::user::User;
 use portcullis_domain::{
@@ -709,6 +711,73 @@ pub trait AccessTokenRepo {
     ) -> Result<bool, StoreError>;
 }
 
+/// Filters and page of a session listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionQuery {
+    /// Only the sessions of this user.
+    pub user: Option<UserId>,
+    /// Only active sessions (`Some(true)`: not revoked and `expires_at > now`)
+    /// or only inactive ones (`Some(false)`), evaluated against `now`.
+    pub active: Option<bool>,
+    /// The instant `active` is evaluated at.
+    pub now: Timestamp,
+    /// The keyset page (id order).
+    pub page: Keyset,
+}
+
+/// Sessions of users.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait SessionRepo {
+    /// Inserts a session.
+    ///
+    /// # Errors
+    /// `StoreError::MissingReference` if its user is gone; backend failures.
+    fn insert_session(&mut self, session: &Session) -> Result<(), StoreError>;
+    /// Stores a session's `last_active_at` and `revoked_at`.
+    ///
+    /// # Errors
+    /// MUST return `StoreError::NotFound` if the session does not exist.
+    fn update_session(&mut self, session: &Session) -> Result<(), StoreError>;
+    /// Deletes a session; returns whether it existed.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn delete_session(
+        &mut self,
+        environment: EnvironmentId,
+        id: SessionId,
+    ) -> Result<bool, StoreError>;
+    /// Finds a session of an environment.
+    ///
+    /// # Errors
+    /// Backend failures; `Corrupt` for rows that break invariants.
+    fn find_session(
+        &mut self,
+        environment: EnvironmentId,
+        id: SessionId,
+    ) -> Result<Option<Session>, StoreError>;
+    /// One page of sessions in id order.
+    ///
+    /// # Errors
+    /// Backend failures; `Corrupt` for rows that break invariants.
+    fn list_sessions(
+        &mut self,
+        environment: EnvironmentId,
+        query: &SessionQuery,
+    ) -> Result<Vec<Session>, StoreError>;
+    /// Revokes at `at` every session of `user` not yet revoked (expired ones
+    /// included) and returns them as revoked, in id order.
+    ///
+    /// # Errors
+    /// Backend failures; `Corrupt` for rows that break invariants.
+    fn revoke_sessions_of_user(
+        &mut self,
+        environment: EnvironmentId,
+        user: UserId,
+        at: Timestamp,
+    ) -> Result<Vec<Session>, StoreError>;
+}
+
 /// The audit trail.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 pub trait EventRepo {
@@ -776,6 +845,7 @@ pub trait Tx:
     + AccessTokenRepo
     + EventRepo
     + ConnectionRepo
+    + SessionRepo
 {
 }
 
@@ -793,6 +863,7 @@ impl<T> Tx for T where
         + AccessTokenRepo
         + EventRepo
         + ConnectionRepo
+        + SessionRepo
 {
 }
 

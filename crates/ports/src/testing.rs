@@ -4,12 +4,15 @@
 
 use std::sync::{Arc, Mutex};
 
+use crate::store::{SessionQuery, SessionRepo};
 use async_trait::async_trait;
+use portcullis_domain::SessionId;
 use portcullis_domain::access::{Permission, Role, RolePermission, UserRole};
 use portcullis_domain::access_token::OpaqueToken;
 use portcullis_domain::environment::Environment;
 use portcullis_domain::event::AuditEvent;
 use portcullis_domain::oauth::{Client, ClientGrant, ResourceServer, Scope, SecretDigest};
+use portcullis_domain::session::Session;
 use portcullis_domain::signing_key::SigningKey;
 use portcullis_domain::user::User;
 use portcullis_domain::{
@@ -124,6 +127,14 @@ mockall::mock! {
         fn delete_connection(&mut self, environment: EnvironmentId, id: ConnectionId) -> Result<bool, StoreError>;
         fn find_connection(&mut self, environment: EnvironmentId, id: ConnectionId) -> Result<Option<Connection>, StoreError>;
         fn list_connections(&mut self, environment: EnvironmentId, page: &Keyset) -> Result<Vec<Connection>, StoreError>;
+    }
+    impl SessionRepo for Tx {
+        fn insert_session(&mut self, session: &Session) -> Result<(), StoreError>;
+        fn update_session(&mut self, session: &Session) -> Result<(), StoreError>;
+        fn delete_session(&mut self, environment: EnvironmentId, id: SessionId) -> Result<bool, StoreError>;
+        fn find_session(&mut self, environment: EnvironmentId, id: SessionId) -> Result<Option<Session>, StoreError>;
+        fn list_sessions(&mut self, environment: EnvironmentId, query: &SessionQuery) -> Result<Vec<Session>, StoreError>;
+        fn revoke_sessions_of_user(&mut self, environment: EnvironmentId, user: UserId, at: Timestamp) -> Result<Vec<Session>, StoreError>;
     }
 }
 

@@ -32,6 +32,7 @@ mod permissions;
 mod resource_servers;
 mod role_permissions;
 mod roles;
+mod sessions;
 mod signing_keys;
 mod user_roles;
 mod users;

@@ -14,6 +14,7 @@ pub(crate) mod resource_server;
 pub(crate) mod role;
 pub(crate) mod role_permission;
 pub(crate) mod scope;
+pub(crate) mod session;
 pub(crate) mod signing_key;
 pub(crate) mod user;
 pub(crate) mod user_role;

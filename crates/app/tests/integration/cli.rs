@@ -225,3 +225,34 @@ mod reqwest {
         response.split(' ').nth(1).unwrap().parse().unwrap()
     }
 }
+
+#[test]
+fn session_lifetimes_out_of_range_stop_the_start_naming_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&[(&str, &str)], &str); 2] = [
+        (
+            &[
+                ("PORTCULLIS_SESSIONS__DEFAULT_TTL_SECONDS", "7200"),
+                ("PORTCULLIS_SESSIONS__MAX_TTL_SECONDS", "3600"),
+            ],
+            "PORTCULLIS_SESSIONS__DEFAULT_TTL_SECONDS",
+        ),
+        (
+            &[("PORTCULLIS_SESSIONS__MAX_TTL_SECONDS", "0")],
+            "PORTCULLIS_SESSIONS__MAX_TTL_SECONDS",
+        ),
+    ];
+    for (env, expected) in cases {
+        let output = portcullis(dir.path())
+            .envs(env.iter().copied())
+            .args(["serve"])
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{env:?}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(
+            stderr.starts_with("portcullis: ") && stderr.contains(expected),
+            "{stderr}"
+        );
+    }
+}

@@ -19,6 +19,7 @@ mod resource_servers;
 mod role_permissions;
 mod roles;
 mod scopes;
+mod sessions;
 mod signing_keys;
 mod tokens;
 mod user_roles;
