@@ -14,6 +14,8 @@ pub mod client_memo;
 pub mod clients;
 pub mod environments;
 pub mod keys;
+pub mod memberships;
+pub mod organizations;
 pub mod permissions;
 pub mod principal;
 pub mod representation;

@@ -77,6 +77,10 @@ typed_id! {
     RoleId,
     /// Identifies a role-permission join.
     RolePermissionId,
+    /// Identifies an organization.
+    OrganizationId,
+    /// Identifies a membership of a user in an organization.
+    MembershipId,
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ mod client_grants;
 mod clients;
 mod environments;
 mod events;
+mod organizations;
 mod permissions;
 mod resource_servers;
 mod role_permissions;
