@@ -6,6 +6,8 @@ use portcullis_application::client_grants::ClientGrantService;
 use portcullis_application::clients::ClientService;
 use portcullis_application::environments::EnvironmentService;
 use portcullis_application::keys::KeyCache;
+use portcullis_application::memberships::MembershipService;
+use portcullis_application::organizations::OrganizationService;
 use portcullis_application::permissions::PermissionService;
 use portcullis_application::resource_servers::ResourceServerService;
 use portcullis_application::role_permissions::RolePermissionService;
@@ -44,6 +46,10 @@ pub struct AppState<U> {
     pub resource_servers: Arc<ResourceServerService<U>>,
     /// The scopes collection.
     pub scopes: Arc<ScopeService<U>>,
+    /// The organizations collection.
+    pub organizations: Arc<OrganizationService<U>>,
+    /// The memberships collection.
+    pub memberships: Arc<MembershipService<U>>,
     /// The store, for the readiness probe.
     pub store: Arc<U>,
     /// The base domain under which `SLUG.<base>` selects environment `SLUG`.

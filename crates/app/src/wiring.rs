@@ -194,6 +194,12 @@ pub fn wire(
             Arc::clone(&clients),
         )),
         scopes: Arc::new(ScopeService::new(ports.clone(), Arc::clone(&clients))),
+        organizations: Arc::new(
+            portcullis_application::organizations::OrganizationService::new(ports.clone()),
+        ),
+        memberships: Arc::new(portcullis_application::memberships::MembershipService::new(
+            ports.clone(),
+        )),
         signing_keys: Arc::new(SigningKeyService::new(ports, keys)),
         store: Arc::clone(&store),
         base_domain: settings.server.base_domain.clone(),
