@@ -55,7 +55,7 @@ on_both_backends! {
         let other = insert_environment(&store, "other").await;
         let (o1, o2) = (organization(&env, 1, "Acme"), organization(&env, 2, "Globex"));
         let (u1, u2) = (user(&env, 3, "u1@example.com"), user(&env, 4, "u2@example.com"));
-        let members = vec![admit(&o1, &u1, vec![], 10), admit(&o1, &u2, vec![], 11)];
+        let members = [admit(&o1, &u1, vec![], 10), admit(&o1, &u2, vec![], 11)];
         let (orgs, users) = (vec![o1.clone(), o2.clone()], vec![u1.clone(), u2.clone()]);
         store
             .transaction(move |tx| {

@@ -89,9 +89,9 @@ async fn a_membership_goes_through_create_read_list_update_and_delete(store: Sto
     let updated = replace_roles(&app, &token, &member, &[&admin]).await;
     assert_eq!(updated.status(), 200);
     let updated = jsonapi(updated).await;
-    assert_eq!(role_ids(&updated["data"]), [admin.clone()]);
+    assert_eq!(role_ids(&updated["data"]), [admin.as_str()]);
     let fetched = jsonapi(app.get(&format!("/api/memberships/{member}"), &token).await).await;
-    assert_eq!(role_ids(&fetched["data"]), [admin.clone()]);
+    assert_eq!(role_ids(&fetched["data"]), [admin.as_str()]);
     let cleared = jsonapi(replace_roles(&app, &token, &member, &[]).await).await;
     assert!(role_ids(&cleared["data"]).is_empty());
 
@@ -372,7 +372,7 @@ async fn deleting_an_organization_a_user_or_a_role_cascades(store: Store) {
             .await,
     )
     .await;
-    assert_eq!(role_ids(&fetched["data"]), [billing.clone()]);
+    assert_eq!(role_ids(&fetched["data"]), [billing.as_str()]);
     let fetched = jsonapi(
         app.get(&format!("/api/memberships/{jane_globex}"), &token)
             .await,
