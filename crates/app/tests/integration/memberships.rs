@@ -3,6 +3,8 @@
 //! replacement, filters, cascades (organization, user, role), events and
 //! scopes.
 
+use portcullis_application::environments::BootstrapCredentials;
+use secrecy::SecretString;
 use serde_json::{Value, json};
 
 use crate::on_both_stores;
@@ -450,7 +452,104 @@ async fn organization_scopes_gate_memberships(store: Store) {
     assert_eq!(app.delete(&path, &deleter).await.status(), 204);
 }
 
+async fn ends_of_another_environment_are_unknown(store: Store) {
+    let app = spawn_app(store).await;
+    let token = app.token(None).await;
+    let user = id(&app.create_user(&token, "jane@example.com").await);
+    let org = id(&create_organization(&app, &token, "Acme").await);
+    app.environments
+        .create(
+            "staging",
+            Some(BootstrapCredentials {
+                client_id: "staging-client".into(),
+                client_secret: SecretString::from("staging-secret-staging-secret-staging"),
+            }),
+        )
+        .await
+        .unwrap();
+    let staging = app.issuer("staging");
+    let response: Value = app
+        .client
+        .post(format!("{staging}/oauth/token"))
+        .basic_auth(
+            "staging-client",
+            Some("staging-secret-staging-secret-staging"),
+        )
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let staging_token = response["access_token"].as_str().unwrap().to_owned();
+    let create_there = |path: &'static str, document: Value| {
+        let (app, staging, token) = (&app, staging.clone(), staging_token.clone());
+        async move {
+            let response = app
+                .client
+                .post(format!("{staging}{path}"))
+                .bearer_auth(token)
+                .header("content-type", crate::support::JSONAPI)
+                .body(document.to_string())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 201);
+            id(&jsonapi(response).await["data"])
+        }
+    };
+    let foreign_role = create_there(
+        "/api/roles",
+        json!({"data": {"type": "role", "attributes": {"name": "foreign"}}}),
+    )
+    .await;
+    let foreign_org = create_there(
+        "/api/organizations",
+        json!({"data": {"type": "organization", "attributes": {"name": "Foreign"}}}),
+    )
+    .await;
+
+    let error = expect_error(
+        admit(&app, &token, &user, &org, &[&foreign_role]).await,
+        422,
+        "invalid_relationship",
+    )
+    .await;
+    assert_eq!(
+        error["source"]["pointer"],
+        "/data/relationships/roles/data/0"
+    );
+    let error = expect_error(
+        admit(&app, &token, &user, &foreign_org, &[]).await,
+        422,
+        "invalid_relationship",
+    )
+    .await;
+    assert_eq!(
+        error["source"]["pointer"],
+        "/data/relationships/organization/data"
+    );
+    expect_error(
+        app.get(&format!("/api/organizations/{foreign_org}"), &token)
+            .await,
+        404,
+        "not_found",
+    )
+    .await;
+    let member = id(&jsonapi(admit(&app, &token, &user, &org, &[]).await).await["data"]);
+    let response = app
+        .client
+        .get(format!("{staging}/api/memberships/{member}"))
+        .bearer_auth(&staging_token)
+        .send()
+        .await
+        .unwrap();
+    expect_error(response, 404, "not_found").await;
+}
+
 on_both_stores!(
+    ends_of_another_environment_are_unknown,
     a_membership_goes_through_create_read_list_update_and_delete,
     unknown_ends_and_bad_role_lists_are_refused,
     filters_select_by_organization_and_user,
