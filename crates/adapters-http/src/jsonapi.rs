@@ -243,6 +243,89 @@ impl Attributes {
         }
     }
 
+    /// The ids of a to-many relationship whose linkages must each name a
+    /// resource of `expected_type` (only names accepted by
+    /// [`read_resource_with`] are present), in the order given. Absent is
+    /// `None`; `{"data": []}` is an empty list.
+    ///
+    /// # Errors
+    /// `400 invalid_document` for a malformed relationship or linkage,
+    /// `409 type_mismatch` for another type, each pointing into
+    /// `/data/relationships/{name}` (at `/data/<index>` for a linkage).
+    pub fn to_many_relationship(
+        &self,
+        name: &str,
+        expected_type: &str,
+    ) -> Result<Option<Vec<String>>, ApiError> {
+        let base = format!("/data/relationships/{name}");
+        let Some(value) = self.relationships.get(name) else {
+            return Ok(None);
+        };
+        let Some(data) = value.as_object().map(|r| r.get("data")) else {
+            return Err(ApiError::bad_request(
+                "invalid_document",
+                format!("relationship `{name}` must be an object with `data`"),
+            )
+            .at(base));
+        };
+        let linkages = match data {
+            None => {
+                return Err(ApiError::bad_request(
+                    "invalid_document",
+                    format!("relationship `{name}` needs a `data` member"),
+                )
+                .at(base));
+            }
+            Some(Value::Array(linkages)) => linkages,
+            Some(_) => {
+                return Err(ApiError::bad_request(
+                    "invalid_document",
+                    format!("`{name}` is a to-many relationship: `data` must be an array"),
+                )
+                .at(format!("{base}/data")));
+            }
+        };
+        let mut ids = Vec::with_capacity(linkages.len());
+        for (index, linkage) in linkages.iter().enumerate() {
+            let at = format!("{base}/data/{index}");
+            let Value::Object(linkage) = linkage else {
+                return Err(ApiError::bad_request(
+                    "invalid_document",
+                    "a resource linkage must be an object",
+                )
+                .at(at));
+            };
+            match linkage.get("type") {
+                Some(Value::String(t)) if t == expected_type => {}
+                Some(Value::String(t)) => {
+                    return Err(ApiError::conflict(
+                        "type_mismatch",
+                        format!("relationship `{name}` must name `{expected_type}`s, not a `{t}`"),
+                    )
+                    .at(format!("{at}/type")));
+                }
+                _ => {
+                    return Err(ApiError::bad_request(
+                        "invalid_document",
+                        "a resource linkage needs a string `type`",
+                    )
+                    .at(format!("{at}/type")));
+                }
+            }
+            match linkage.get("id") {
+                Some(Value::String(id)) => ids.push(id.clone()),
+                _ => {
+                    return Err(ApiError::bad_request(
+                        "invalid_document",
+                        "a resource linkage needs a string `id`",
+                    )
+                    .at(format!("{at}/id")));
+                }
+            }
+        }
+        Ok(Some(ids))
+    }
+
     /// A JSON object member, returned serialized.
     ///
     /// # Errors
@@ -481,4 +564,122 @@ pub(crate) fn required_relationship<T, E>(
         .at(format!("/data/relationships/{name}"))
     })?;
     parse(&raw).map_err(|_| invalid_relationship(name, format!("no {kind} with id `{raw}`")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Source;
+
+    fn with_roles(roles: Value) -> Attributes {
+        let mut relationships = Map::new();
+        relationships.insert("roles".into(), roles);
+        Attributes {
+            members: Map::new(),
+            relationships,
+        }
+    }
+
+    fn failure(result: Result<Option<Vec<String>>, ApiError>) -> (u16, String, Option<String>) {
+        let error = result.unwrap_err();
+        let first = error.errors()[0].clone();
+        let pointer = match first.source {
+            Some(Source::Pointer(p)) => Some(p),
+            _ => None,
+        };
+        (error.status().as_u16(), first.code, pointer)
+    }
+
+    #[test]
+    fn to_many_relationships_give_their_ids_in_order() {
+        let attributes = with_roles(json!({ "data": [
+            { "type": "role", "id": "b" },
+            { "type": "role", "id": "a" },
+        ] }));
+        assert_eq!(
+            attributes.to_many_relationship("roles", "role").unwrap(),
+            Some(vec!["b".to_owned(), "a".to_owned()])
+        );
+        assert_eq!(
+            with_roles(json!({ "data": [] }))
+                .to_many_relationship("roles", "role")
+                .unwrap(),
+            Some(vec![])
+        );
+        assert_eq!(
+            Attributes::default()
+                .to_many_relationship("roles", "role")
+                .unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn malformed_to_many_relationships_point_at_the_offending_member() {
+        let check = |roles: Value| failure(with_roles(roles).to_many_relationship("roles", "role"));
+        assert_eq!(
+            check(json!({ "data": null })),
+            (
+                400,
+                "invalid_document".into(),
+                Some("/data/relationships/roles/data".into())
+            )
+        );
+        assert_eq!(
+            check(json!({ "data": { "type": "role", "id": "a" } })),
+            (
+                400,
+                "invalid_document".into(),
+                Some("/data/relationships/roles/data".into())
+            )
+        );
+        assert_eq!(
+            check(json!({})),
+            (
+                400,
+                "invalid_document".into(),
+                Some("/data/relationships/roles".into())
+            )
+        );
+        assert_eq!(
+            check(json!([])),
+            (
+                400,
+                "invalid_document".into(),
+                Some("/data/relationships/roles".into())
+            )
+        );
+        assert_eq!(
+            check(json!({ "data": [{ "type": "role", "id": "a" }, "b"] })),
+            (
+                400,
+                "invalid_document".into(),
+                Some("/data/relationships/roles/data/1".into())
+            )
+        );
+        assert_eq!(
+            check(json!({ "data": [{ "type": "user", "id": "a" }] })),
+            (
+                409,
+                "type_mismatch".into(),
+                Some("/data/relationships/roles/data/0/type".into())
+            )
+        );
+        assert_eq!(
+            check(json!({ "data": [{ "id": "a" }] })),
+            (
+                400,
+                "invalid_document".into(),
+                Some("/data/relationships/roles/data/0/type".into())
+            )
+        );
+        assert_eq!(
+            check(json!({ "data": [{ "type": "role", "id": 7 }] })),
+            (
+                400,
+                "invalid_document".into(),
+                Some("/data/relationships/roles/data/0/id".into())
+            )
+        );
+    }
 }

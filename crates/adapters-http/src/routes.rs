@@ -234,6 +234,32 @@ pub fn configure<U: UnitOfWork>(cfg: &mut web::ServiceConfig) {
             .route(web::patch().to(sessions::revoke::<U>))
             .default_service(not_allowed("PATCH")),
     )
+    .service(
+        web::resource("/api/organizations")
+            .route(web::get().to(crate::organizations::list::<U>))
+            .route(web::post().to(crate::organizations::create::<U>))
+            .default_service(not_allowed("GET, POST")),
+    )
+    .service(
+        web::resource("/api/organizations/{id}")
+            .route(web::get().to(crate::organizations::get::<U>))
+            .route(web::patch().to(crate::organizations::update::<U>))
+            .route(web::delete().to(crate::organizations::delete::<U>))
+            .default_service(not_allowed("GET, PATCH, DELETE")),
+    )
+    .service(
+        web::resource("/api/memberships")
+            .route(web::get().to(crate::memberships::list::<U>))
+            .route(web::post().to(crate::memberships::create::<U>))
+            .default_service(not_allowed("GET, POST")),
+    )
+    .service(
+        web::resource("/api/memberships/{id}")
+            .route(web::get().to(crate::memberships::get::<U>))
+            .route(web::patch().to(crate::memberships::update::<U>))
+            .route(web::delete().to(crate::memberships::delete::<U>))
+            .default_service(not_allowed("GET, PATCH, DELETE")),
+    )
     .default_service(web::to(|| async {
         Err::<HttpResponse, _>(ApiError::not_found("no route matches this path"))
     }));

@@ -7,6 +7,8 @@ use portcullis_application::clients::ClientService;
 use portcullis_application::connections::ConnectionService;
 use portcullis_application::environments::EnvironmentService;
 use portcullis_application::keys::KeyCache;
+use portcullis_application::memberships::MembershipService;
+use portcullis_application::organizations::OrganizationService;
 use portcullis_application::permissions::PermissionService;
 use portcullis_application::resource_servers::ResourceServerService;
 use portcullis_application::role_permissions::RolePermissionService;
@@ -50,6 +52,10 @@ pub struct AppState<U> {
     pub connections: Arc<ConnectionService<U>>,
     /// The sessions collection.
     pub sessions: Arc<SessionService<U>>,
+    /// The organizations collection.
+    pub organizations: Arc<OrganizationService<U>>,
+    /// The memberships collection.
+    pub memberships: Arc<MembershipService<U>>,
     /// The store, for the readiness probe.
     pub store: Arc<U>,
     /// The base domain under which `SLUG.<base>` selects environment `SLUG`.

@@ -10,7 +10,7 @@ use crate::Backend;
 /// Every unique constraint that means a domain conflict: its name (as the
 /// migrations spell it on both backends), the column list SQLite reports for
 /// it, and the conflict.
-const UNIQUES: [(&str, &str, Unique); 11] = [
+const UNIQUES: [(&str, &str, Unique); 12] = [
     (
         "environments_slug_key",
         "environments.slug",
@@ -65,6 +65,11 @@ const UNIQUES: [(&str, &str, Unique); 11] = [
         "user_roles_user_id_role_id_key",
         "user_roles.user_id, user_roles.role_id",
         Unique::UserRole,
+    ),
+    (
+        "memberships_organization_id_user_id_key",
+        "memberships.organization_id, memberships.user_id",
+        Unique::Membership,
     ),
 ];
 

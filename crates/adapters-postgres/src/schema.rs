@@ -363,3 +363,55 @@ diesel::allow_tables_to_appear_in_same_query!(
     connections,
     sessions,
 );
+
+diesel::table! {
+    /// Organizations of an environment.
+    organizations (id) {
+        /// ULID.
+        id -> Text,
+        /// Owning environment.
+        environment_id -> Text,
+        /// Display name (trimmed).
+        name -> Text,
+        /// JSON object text.
+        metadata -> Text,
+        /// Creation time (UTC).
+        created_at -> Timestamp,
+        /// Last update time (UTC).
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Memberships of users in organizations.
+    memberships (id) {
+        /// ULID.
+        id -> Text,
+        /// Environment of the user and the organization.
+        environment_id -> Text,
+        /// The organization.
+        organization_id -> Text,
+        /// The member.
+        user_id -> Text,
+        /// Creation time (UTC).
+        created_at -> Timestamp,
+        /// Last update time (UTC).
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Roles held by members in their organization.
+    membership_roles (membership_id, role_id) {
+        /// The membership.
+        membership_id -> Text,
+        /// The role.
+        role_id -> Text,
+        /// Order of the role in the membership's list.
+        position -> Integer,
+    }
+}
+
+diesel::joinable!(memberships -> organizations (organization_id));
+diesel::joinable!(membership_roles -> memberships (membership_id));
+diesel::allow_tables_to_appear_in_same_query!(organizations, memberships, membership_roles);

@@ -17,6 +17,8 @@ mod environments;
 mod list_users;
 #[path = "integration/oauth.rs"]
 mod oauth;
+#[path = "integration/organizations.rs"]
+mod organizations;
 #[path = "integration/permissions.rs"]
 mod permissions;
 #[path = "integration/resource_servers.rs"]

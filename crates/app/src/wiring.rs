@@ -204,6 +204,12 @@ pub fn wire(
                 max_ttl_seconds: settings.sessions.max_ttl_seconds,
             },
         )),
+        organizations: Arc::new(
+            portcullis_application::organizations::OrganizationService::new(ports.clone()),
+        ),
+        memberships: Arc::new(portcullis_application::memberships::MembershipService::new(
+            ports.clone(),
+        )),
         signing_keys: Arc::new(SigningKeyService::new(ports, keys)),
         store: Arc::clone(&store),
         base_domain: settings.server.base_domain.clone(),

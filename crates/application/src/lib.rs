@@ -15,6 +15,8 @@ pub mod clients;
 pub mod connections;
 pub mod environments;
 pub mod keys;
+pub mod memberships;
+pub mod organizations;
 pub mod permissions;
 pub mod principal;
 pub mod representation;

@@ -254,3 +254,42 @@ pub fn session(session: &portcullis_domain::session::Session, now: Timestamp) ->
         }
     })
 }
+/// `organization`, with its member count.
+#[must_use]
+pub fn organization(counted: &portcullis_ports::store::CountedOrganization) -> Value {
+    let organization = &counted.organization;
+    json!({
+        "type": "organization",
+        "id": organization.id.to_string(),
+        "attributes": {
+            "name": organization.name.as_str(),
+            "metadata": object(organization.metadata.as_str()),
+            "member_count": counted.member_count,
+            "created_at": rfc3339(organization.created_at),
+            "updated_at": rfc3339(organization.updated_at),
+        }
+    })
+}
+
+/// `membership`: a user in an organization, with the roles held there.
+#[must_use]
+pub fn membership(membership: &portcullis_domain::organization::Membership) -> Value {
+    let roles: Vec<Value> = membership
+        .role_ids
+        .iter()
+        .map(|id| json!({ "type": "role", "id": id.to_string() }))
+        .collect();
+    json!({
+        "type": "membership",
+        "id": membership.id.to_string(),
+        "attributes": {
+            "created_at": rfc3339(membership.created_at),
+            "updated_at": rfc3339(membership.updated_at),
+        },
+        "relationships": {
+            "user": to_one("user", membership.user_id),
+            "organization": to_one("organization", membership.organization_id),
+            "roles": { "data": roles },
+        }
+    })
+}

@@ -81,6 +81,10 @@ typed_id! {
     ConnectionId,
     /// Identifies a user's session.
     SessionId,
+    /// Identifies an organization.
+    OrganizationId,
+    /// Identifies a membership of a user in an organization.
+    MembershipId,
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@ pub mod environment;
 pub mod event;
 mod ids;
 pub mod oauth;
+pub mod organization;
 pub mod resource_server;
 pub mod session;
 pub mod signing_key;
@@ -38,4 +39,5 @@ pub use ids::{
     AccessTokenId, ClientGrantId, ClientId, EnvironmentId, EventId, IdError, PermissionId,
     ResourceServerId, RoleId, RolePermissionId, ScopeId, SigningKeyId, UserId, UserRoleId,
 };
+pub use ids::{MembershipId, OrganizationId};
 pub use time::{Timestamp, TimestampError};

@@ -48,6 +48,8 @@ pub enum Unique {
     RolePermission,
     /// One join per user and role.
     UserRole,
+    /// One membership per user and organization.
+    Membership,
 }
 
 /// What a store can fail with; diesel-free.
@@ -846,6 +848,8 @@ pub trait Tx:
     + EventRepo
     + ConnectionRepo
     + SessionRepo
+    + OrganizationRepo
+    + MembershipRepo
 {
 }
 
@@ -864,6 +868,8 @@ impl<T> Tx for T where
         + EventRepo
         + ConnectionRepo
         + SessionRepo
+        + OrganizationRepo
+        + MembershipRepo
 {
 }
 
@@ -895,4 +901,123 @@ pub trait UnitOfWork: Send + Sync + 'static {
     /// # Errors
     /// `StoreError::Unavailable` when it does not.
     async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// An organization with the count its `GET` shows, read in the same query as the row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CountedOrganization {
+    /// The organization.
+    pub organization: portcullis_domain::organization::Organization,
+    /// Memberships in the organization.
+    pub member_count: u64,
+}
+
+/// Organizations.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait OrganizationRepo {
+    /// Inserts an organization.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn insert_organization(
+        &mut self,
+        organization: &portcullis_domain::organization::Organization,
+    ) -> Result<(), StoreError>;
+    /// Replaces every mutable field of a stored organization.
+    ///
+    /// # Errors
+    /// MUST return `StoreError::NotFound` if the organization does not exist.
+    fn update_organization(
+        &mut self,
+        organization: &portcullis_domain::organization::Organization,
+    ) -> Result<(), StoreError>;
+    /// Deletes an organization and (by cascade) its memberships; returns whether it existed.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn delete_organization(
+        &mut self,
+        environment: EnvironmentId,
+        id: portcullis_domain::OrganizationId,
+    ) -> Result<bool, StoreError>;
+    /// Finds an organization of an environment with its member count.
+    ///
+    /// # Errors
+    /// Backend failures; `Corrupt` for rows that break invariants.
+    fn find_organization(
+        &mut self,
+        environment: EnvironmentId,
+        id: portcullis_domain::OrganizationId,
+    ) -> Result<Option<CountedOrganization>, StoreError>;
+    /// One page of organizations with their member counts, in id order.
+    ///
+    /// # Errors
+    /// Backend failures; `Corrupt` for rows that break invariants.
+    fn list_organizations(
+        &mut self,
+        environment: EnvironmentId,
+        page: &Keyset,
+    ) -> Result<Vec<CountedOrganization>, StoreError>;
+}
+
+/// Filters and page of a membership listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MembershipQuery {
+    /// Only the memberships in this organization.
+    pub organization: Option<portcullis_domain::OrganizationId>,
+    /// Only the memberships of this user.
+    pub user: Option<UserId>,
+    /// The keyset page (id order).
+    pub page: Keyset,
+}
+
+/// Memberships of users in organizations, with their roles.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait MembershipRepo {
+    /// Inserts a membership and its roles.
+    ///
+    /// # Errors
+    /// MUST return `StoreError::Conflict(Unique::Membership)` if the user is
+    /// already a member of the organization, and `StoreError::MissingReference`
+    /// when the user, organization or a role is gone.
+    fn insert_membership(
+        &mut self,
+        membership: &portcullis_domain::organization::Membership,
+    ) -> Result<(), StoreError>;
+    /// Replaces the roles (and `updated_at`) of a stored membership.
+    ///
+    /// # Errors
+    /// MUST return `StoreError::NotFound` if the membership does not exist and
+    /// `StoreError::MissingReference` when a role is gone.
+    fn replace_membership_roles(
+        &mut self,
+        membership: &portcullis_domain::organization::Membership,
+    ) -> Result<(), StoreError>;
+    /// Deletes a membership and (by cascade) its roles; returns whether it existed.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn delete_membership(
+        &mut self,
+        environment: EnvironmentId,
+        id: portcullis_domain::MembershipId,
+    ) -> Result<bool, StoreError>;
+    /// Finds a membership of an environment with its roles.
+    ///
+    /// # Errors
+    /// Backend failures; `Corrupt` for rows that break invariants.
+    fn find_membership(
+        &mut self,
+        environment: EnvironmentId,
+        id: portcullis_domain::MembershipId,
+    ) -> Result<Option<portcullis_domain::organization::Membership>, StoreError>;
+    /// One page of memberships with their roles, in id order.
+    ///
+    /// # Errors
+    /// Backend failures; `Corrupt` for rows that break invariants.
+    fn list_memberships(
+        &mut self,
+        environment: EnvironmentId,
+        query: &MembershipQuery,
+    ) -> Result<Vec<portcullis_domain::organization::Membership>, StoreError>;
 }

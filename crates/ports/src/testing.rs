@@ -136,6 +136,20 @@ mockall::mock! {
         fn list_sessions(&mut self, environment: EnvironmentId, query: &SessionQuery) -> Result<Vec<Session>, StoreError>;
         fn revoke_sessions_of_user(&mut self, environment: EnvironmentId, user: UserId, at: Timestamp) -> Result<Vec<Session>, StoreError>;
     }
+    impl crate::store::OrganizationRepo for Tx {
+        fn insert_organization(&mut self, organization: &portcullis_domain::organization::Organization) -> Result<(), StoreError>;
+        fn update_organization(&mut self, organization: &portcullis_domain::organization::Organization) -> Result<(), StoreError>;
+        fn delete_organization(&mut self, environment: EnvironmentId, id: portcullis_domain::OrganizationId) -> Result<bool, StoreError>;
+        fn find_organization(&mut self, environment: EnvironmentId, id: portcullis_domain::OrganizationId) -> Result<Option<crate::store::CountedOrganization>, StoreError>;
+        fn list_organizations(&mut self, environment: EnvironmentId, page: &Keyset) -> Result<Vec<crate::store::CountedOrganization>, StoreError>;
+    }
+    impl crate::store::MembershipRepo for Tx {
+        fn insert_membership(&mut self, membership: &portcullis_domain::organization::Membership) -> Result<(), StoreError>;
+        fn replace_membership_roles(&mut self, membership: &portcullis_domain::organization::Membership) -> Result<(), StoreError>;
+        fn delete_membership(&mut self, environment: EnvironmentId, id: portcullis_domain::MembershipId) -> Result<bool, StoreError>;
+        fn find_membership(&mut self, environment: EnvironmentId, id: portcullis_domain::MembershipId) -> Result<Option<portcullis_domain::organization::Membership>, StoreError>;
+        fn list_memberships(&mut self, environment: EnvironmentId, query: &crate::store::MembershipQuery) -> Result<Vec<portcullis_domain::organization::Membership>, StoreError>;
+    }
 }
 
 /// Outcome of the units of work an [`InlineUow`] ran.

@@ -28,6 +28,7 @@ mod clients;
 mod connections;
 mod environments;
 mod events;
+mod organizations;
 mod permissions;
 mod resource_servers;
 mod role_permissions;

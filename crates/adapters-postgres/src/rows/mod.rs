@@ -9,6 +9,7 @@ pub(crate) mod client_grant;
 pub(crate) mod connection;
 pub(crate) mod environment;
 pub(crate) mod event;
+pub(crate) mod organization;
 pub(crate) mod permission;
 pub(crate) mod resource_server;
 pub(crate) mod role;

@@ -12,7 +12,9 @@ mod environments;
 mod errors;
 
 mod integration_flow;
+mod memberships;
 mod opaque_tokens;
+mod organizations;
 mod outage;
 mod permissions;
 mod resource_servers;

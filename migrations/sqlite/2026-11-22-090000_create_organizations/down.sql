@@ -1,0 +1,3 @@
+DROP TABLE membership_roles;
+DROP TABLE memberships;
+DROP TABLE organizations;
