@@ -218,8 +218,11 @@ impl<U: UnitOfWork> SessionService<U> {
         self.ports
             .store
             .transaction(move |tx| {
+                // Locked: a concurrent block of this user either commits
+                // first (and is seen here) or waits for this session and
+                // then revokes it.
                 let owner = tx
-                    .find_user(env, user)?
+                    .lock_user(env, user)?
                     .ok_or(CreateSessionError::UnknownUser)?;
                 if owner.blocked() {
                     return Err(CreateSessionError::UserBlocked);
@@ -454,7 +457,7 @@ mod tests {
     #[tokio::test]
     async fn create_stores_the_session_with_the_default_expiry_and_its_event() {
         let mut tx = MockTx::new();
-        tx.expect_find_user()
+        tx.expect_lock_user()
             .returning(|_, _| Ok(Some(user(false))));
         tx.expect_insert_session()
             .withf(|s| {
@@ -478,7 +481,7 @@ mod tests {
     #[tokio::test]
     async fn a_blocked_user_gets_no_session() {
         let mut tx = MockTx::new();
-        tx.expect_find_user().returning(|_, _| Ok(Some(user(true))));
+        tx.expect_lock_user().returning(|_, _| Ok(Some(user(true))));
         tx.expect_insert_session().never();
         tx.expect_append_event().never();
         let (service, uow) = service(tx);
@@ -490,7 +493,7 @@ mod tests {
     #[tokio::test]
     async fn an_unknown_user_is_refused() {
         let mut tx = MockTx::new();
-        tx.expect_find_user().returning(|_, _| Ok(None));
+        tx.expect_lock_user().returning(|_, _| Ok(None));
         tx.expect_insert_session().never();
         let (service, _) = service(tx);
         let err = service.create(&actor(), command()).await.unwrap_err();
@@ -539,7 +542,7 @@ mod tests {
         );
 
         let mut tx = MockTx::new();
-        tx.expect_find_user()
+        tx.expect_lock_user()
             .returning(|_, _| Ok(Some(user(false))));
         tx.expect_insert_session()
             .withf(|s| s.expires_at == now().plus_seconds(3600))

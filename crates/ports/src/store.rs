@@ -151,6 +151,18 @@ pub trait UserRepo {
     /// # Errors
     /// Backend failures.
     fn delete_user(&mut self, environment: EnvironmentId, id: UserId) -> Result<bool, StoreError>;
+    /// Finds a user of an environment and, inside a transaction, locks its
+    /// row against concurrent updates (`FOR NO KEY UPDATE` where the store
+    /// has it; SQLite serializes write transactions anyway), so that a
+    /// decision taken on the user's state (blocked or not) holds until commit.
+    ///
+    /// # Errors
+    /// Backend failures; `Corrupt` for rows that break invariants.
+    fn lock_user(
+        &mut self,
+        environment: EnvironmentId,
+        id: UserId,
+    ) -> Result<Option<User>, StoreError>;
     /// Finds a user of an environment.
     ///
     /// # Errors

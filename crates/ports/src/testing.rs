@@ -42,6 +42,7 @@ mockall::mock! {
         fn insert_user(&mut self, user: &User) -> Result<(), StoreError>;
         fn update_user(&mut self, user: &User) -> Result<(), StoreError>;
         fn delete_user(&mut self, environment: EnvironmentId, id: UserId) -> Result<bool, StoreError>;
+        fn lock_user(&mut self, environment: EnvironmentId, id: UserId) -> Result<Option<User>, StoreError>;
         fn find_user(&mut self, environment: EnvironmentId, id: UserId) -> Result<Option<User>, StoreError>;
         fn list_users(&mut self, environment: EnvironmentId, query: &UserQuery) -> Result<Vec<User>, StoreError>;
     }

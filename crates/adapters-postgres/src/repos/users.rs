@@ -7,6 +7,7 @@ use portcullis_domain::{EnvironmentId, UserId};
 use portcullis_ports::store::{StoreError, UserQuery, UserRepo, UserSort};
 
 use super::DbTx;
+use crate::conn::AnyConnection;
 use crate::rows::user::{NewUserRow, UserChangeset, UserRow};
 use crate::schema::users;
 
@@ -65,6 +66,33 @@ impl UserRepo for DbTx<'_> {
                 .execute(conn)
         })?;
         Ok(deleted > 0)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(user_id = %id))]
+    fn lock_user(
+        &mut self,
+        environment: EnvironmentId,
+        id: UserId,
+    ) -> Result<Option<User>, StoreError> {
+        let (id, environment) = (id.to_string(), environment.to_string());
+        macro_rules! the_user {
+            () => {
+                users::table
+                    .filter(users::id.eq(&id))
+                    .filter(users::environment_id.eq(&environment))
+                    .select(UserRow::as_select())
+            };
+        }
+        let row = self.run(|conn| match conn {
+            // `FOR NO KEY UPDATE` waits for a concurrent update of the user
+            // (blocking it) and then reads its committed state, without
+            // blocking the foreign-key checks of inserts that refer to it.
+            // It only compiles on the inner connection.
+            AnyConnection::Postgres(pg) => the_user!().for_no_key_update().first(pg).optional(),
+            // SQLite write transactions are serial (`BEGIN IMMEDIATE`).
+            AnyConnection::Sqlite(_) => the_user!().first(conn).optional(),
+        })?;
+        row.map(UserRow::into_domain).transpose()
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(user_id = %id))]

@@ -196,3 +196,35 @@ on_both_backends! {
         assert_eq!(count(db, "users"), 0);
     }
 }
+
+on_both_backends! {
+    /// A locked read of a user while another transaction is blocking it
+    /// waits for that transaction and sees the user blocked: a session can
+    /// never be created for a user whose block is being committed.
+    async fn a_locked_user_read_waits_for_an_open_block(_db, store) {
+        let env = insert_environment(&store, "default").await;
+        let ada = user(&env, 1, "ada@example.com");
+        let stored = ada.clone();
+        store.transaction(move |tx| tx.insert_user(&stored)).await.unwrap();
+        let (blocked_tx, blocked_rx) = std::sync::mpsc::channel();
+        let blocker = store.clone();
+        let mut changed = ada.clone();
+        changed.apply(UserChanges { blocked: Some(true), ..UserChanges::default() }, at(9_000));
+        let block = tokio::spawn(async move {
+            blocker
+                .transaction(move |tx| {
+                    tx.update_user(&changed)?;
+                    blocked_tx.send(()).unwrap();
+                    // Hold the row lock a while before committing.
+                    std::thread::sleep(std::time::Duration::from_millis(300));
+                    Ok::<_, StoreError>(())
+                })
+                .await
+        });
+        tokio::task::spawn_blocking(move || blocked_rx.recv().unwrap()).await.unwrap();
+        let (env_id, id) = (env.id, ada.id());
+        let seen = store.transaction(move |tx| tx.lock_user(env_id, id)).await.unwrap().unwrap();
+        block.await.unwrap().unwrap();
+        assert!(seen.blocked(), "the locked read saw the committed block");
+    }
+}
