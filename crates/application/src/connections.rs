@@ -437,24 +437,15 @@ impl<U: UnitOfWork> ConnectionService<U> {
         id: ConnectionId,
     ) -> Result<(), ConnectionLookupError> {
         let env = actor.environment_id();
-        let ports = self.ports.clone();
-        let actor = actor.clone();
         self.ports
-            .store
-            .transaction(move |tx| {
-                let connection = tx
-                    .find_connection(env, id)?
-                    .ok_or(ConnectionLookupError::NotFound)?;
-                if !tx.delete_connection(env, id)? {
-                    return Err(ConnectionLookupError::NotFound);
-                }
-                tx.append_event(&ports.event(
-                    &actor,
-                    "connection.deleted",
-                    &representation::connection(&connection),
-                ))?;
-                Ok::<_, ConnectionLookupError>(())
-            })
+            .delete_recorded(
+                actor,
+                "connection.deleted",
+                move |tx| tx.find_connection(env, id),
+                move |tx| tx.delete_connection(env, id),
+                representation::connection,
+                || ConnectionLookupError::NotFound,
+            )
             .await
     }
 }

@@ -245,24 +245,15 @@ impl<U: UnitOfWork> PermissionService<U> {
         id: PermissionId,
     ) -> Result<(), PermissionLookupError> {
         let env = actor.environment_id();
-        let ports = self.ports.clone();
-        let actor = actor.clone();
         self.ports
-            .store
-            .transaction(move |tx| {
-                let permission = tx
-                    .find_permission(env, id)?
-                    .ok_or(PermissionLookupError::NotFound)?;
-                if !tx.delete_permission(env, id)? {
-                    return Err(PermissionLookupError::NotFound);
-                }
-                tx.append_event(&ports.event(
-                    &actor,
-                    "permission.deleted",
-                    &representation::permission(&permission),
-                ))?;
-                Ok::<_, PermissionLookupError>(())
-            })
+            .delete_recorded(
+                actor,
+                "permission.deleted",
+                move |tx| tx.find_permission(env, id),
+                move |tx| tx.delete_permission(env, id),
+                representation::permission,
+                || PermissionLookupError::NotFound,
+            )
             .await
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use portcullis_domain::EventId;
 use portcullis_domain::event::AuditEvent;
 use portcullis_ports::crypto::{JwtKeys, PasswordHasher, SecretCipher, SecretGenerator};
-use portcullis_ports::store::UnitOfWork;
+use portcullis_ports::store::{StoreError, Tx, UnitOfWork};
 use portcullis_ports::{Clock, IdGen};
 
 use crate::principal::Actor;
@@ -74,5 +74,36 @@ impl<U: UnitOfWork> Ports<U> {
             data: resource.to_string(),
             occurred_at: self.clock.now(),
         }
+    }
+
+    /// Deletes one resource and records `event_type` with the resource as
+    /// it was, in one transaction: `find` reads it (`None` is `not_found`),
+    /// `delete` removes it (`false`, a concurrent delete, is `not_found`
+    /// too), and `represent` renders the event's data.
+    pub(crate) async fn delete_recorded<T, E>(
+        &self,
+        actor: &Actor,
+        event_type: &'static str,
+        find: impl FnOnce(&mut dyn Tx) -> Result<Option<T>, StoreError> + Send + 'static,
+        delete: impl FnOnce(&mut dyn Tx) -> Result<bool, StoreError> + Send + 'static,
+        represent: fn(&T) -> serde_json::Value,
+        not_found: fn() -> E,
+    ) -> Result<(), E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let ports = self.clone();
+        let actor = actor.clone();
+        self.store
+            .transaction(move |tx| {
+                let found = find(tx)?.ok_or_else(not_found)?;
+                if !delete(tx)? {
+                    return Err(not_found());
+                }
+                tx.append_event(&ports.event(&actor, event_type, &represent(&found)))?;
+                Ok(())
+            })
+            .await
     }
 }

@@ -165,24 +165,15 @@ impl<U: UnitOfWork> RolePermissionService<U> {
         id: RolePermissionId,
     ) -> Result<(), RolePermissionLookupError> {
         let env = actor.environment_id();
-        let ports = self.ports.clone();
-        let actor = actor.clone();
         self.ports
-            .store
-            .transaction(move |tx| {
-                let join = tx
-                    .find_role_permission(env, id)?
-                    .ok_or(RolePermissionLookupError::NotFound)?;
-                if !tx.delete_role_permission(env, id)? {
-                    return Err(RolePermissionLookupError::NotFound);
-                }
-                tx.append_event(&ports.event(
-                    &actor,
-                    "role_permission.deleted",
-                    &representation::role_permission(&join),
-                ))?;
-                Ok::<_, RolePermissionLookupError>(())
-            })
+            .delete_recorded(
+                actor,
+                "role_permission.deleted",
+                move |tx| tx.find_role_permission(env, id),
+                move |tx| tx.delete_role_permission(env, id),
+                representation::role_permission,
+                || RolePermissionLookupError::NotFound,
+            )
             .await
     }
 }

@@ -232,22 +232,15 @@ impl<U: UnitOfWork> RoleService<U> {
     /// [`RoleLookupError`].
     pub async fn delete(&self, actor: &Actor, id: RoleId) -> Result<(), RoleLookupError> {
         let env = actor.environment_id();
-        let ports = self.ports.clone();
-        let actor = actor.clone();
         self.ports
-            .store
-            .transaction(move |tx| {
-                let role = tx.find_role(env, id)?.ok_or(RoleLookupError::NotFound)?;
-                if !tx.delete_role(env, id)? {
-                    return Err(RoleLookupError::NotFound);
-                }
-                tx.append_event(&ports.event(
-                    &actor,
-                    "role.deleted",
-                    &representation::role(&role),
-                ))?;
-                Ok::<_, RoleLookupError>(())
-            })
+            .delete_recorded(
+                actor,
+                "role.deleted",
+                move |tx| tx.find_role(env, id),
+                move |tx| tx.delete_role(env, id),
+                representation::role,
+                || RoleLookupError::NotFound,
+            )
             .await
     }
 }

@@ -158,24 +158,15 @@ impl<U: UnitOfWork> UserRoleService<U> {
     /// [`UserRoleLookupError`].
     pub async fn delete(&self, actor: &Actor, id: UserRoleId) -> Result<(), UserRoleLookupError> {
         let env = actor.environment_id();
-        let ports = self.ports.clone();
-        let actor = actor.clone();
         self.ports
-            .store
-            .transaction(move |tx| {
-                let join = tx
-                    .find_user_role(env, id)?
-                    .ok_or(UserRoleLookupError::NotFound)?;
-                if !tx.delete_user_role(env, id)? {
-                    return Err(UserRoleLookupError::NotFound);
-                }
-                tx.append_event(&ports.event(
-                    &actor,
-                    "user_role.deleted",
-                    &representation::user_role(&join),
-                ))?;
-                Ok::<_, UserRoleLookupError>(())
-            })
+            .delete_recorded(
+                actor,
+                "user_role.deleted",
+                move |tx| tx.find_user_role(env, id),
+                move |tx| tx.delete_user_role(env, id),
+                representation::user_role,
+                || UserRoleLookupError::NotFound,
+            )
             .await
     }
 }
