@@ -12,6 +12,7 @@ mod clients;
 mod connections;
 pub mod error;
 mod health;
+mod invitations;
 pub mod jsonapi;
 mod memberships;
 pub mod middleware;

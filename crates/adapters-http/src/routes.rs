@@ -260,6 +260,33 @@ pub fn configure<U: UnitOfWork>(cfg: &mut web::ServiceConfig) {
             .route(web::delete().to(crate::memberships::delete::<U>))
             .default_service(not_allowed("GET, PATCH, DELETE")),
     )
+    .service(
+        web::resource("/api/invitations")
+            .route(web::get().to(crate::invitations::list::<U>))
+            .route(web::post().to(crate::invitations::create::<U>))
+            .default_service(not_allowed("GET, POST")),
+    )
+    .service(
+        web::resource("/api/invitations/{id}")
+            .route(web::get().to(crate::invitations::get::<U>))
+            .route(web::delete().to(crate::invitations::delete::<U>))
+            .default_service(not_allowed("GET, DELETE")),
+    )
+    .service(
+        web::resource("/api/invitations/{id}/revoke")
+            .route(web::patch().to(crate::invitations::revoke::<U>))
+            .default_service(not_allowed("PATCH")),
+    )
+    .service(
+        web::resource("/invitations/{id}/accept")
+            .route(web::post().to(crate::invitations::accept::<U>))
+            .default_service(not_allowed("POST")),
+    )
+    .service(
+        web::resource("/invitations/{id}/decline")
+            .route(web::post().to(crate::invitations::decline::<U>))
+            .default_service(not_allowed("POST")),
+    )
     .default_service(web::to(|| async {
         Err::<HttpResponse, _>(ApiError::not_found("no route matches this path"))
     }));

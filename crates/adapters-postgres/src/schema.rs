@@ -415,3 +415,45 @@ diesel::table! {
 diesel::joinable!(memberships -> organizations (organization_id));
 diesel::joinable!(membership_roles -> memberships (membership_id));
 diesel::allow_tables_to_appear_in_same_query!(organizations, memberships, membership_roles);
+
+diesel::table! {
+    /// Invitations into organizations.
+    invitations (id) {
+        /// ULID.
+        id -> Text,
+        /// Environment of the organization and the roles.
+        environment_id -> Text,
+        /// The organization the invitee joins.
+        organization_id -> Text,
+        /// The invitee's e-mail (lower-cased by the domain).
+        email -> Text,
+        /// `pending`, `accepted`, `declined` or `revoked`.
+        status -> Text,
+        /// SHA-256 (hex) of the invitee's token.
+        token_digest -> Text,
+        /// End of the answerable window (UTC).
+        expires_at -> Timestamp,
+        /// The user who accepted.
+        user_id -> Nullable<Text>,
+        /// Creation time (UTC).
+        created_at -> Timestamp,
+        /// Time of the last transition (UTC).
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Roles an invitation grants.
+    invitation_roles (invitation_id, role_id) {
+        /// The invitation.
+        invitation_id -> Text,
+        /// The role.
+        role_id -> Text,
+        /// Order of the role in the invitation's list.
+        position -> Integer,
+    }
+}
+
+diesel::joinable!(invitations -> organizations (organization_id));
+diesel::joinable!(invitation_roles -> invitations (invitation_id));
+diesel::allow_tables_to_appear_in_same_query!(organizations, invitations, invitation_roles);

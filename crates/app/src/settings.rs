@@ -30,14 +30,16 @@ pub struct Settings {
     /// Webhook delivery.
     pub webhooks: WebhookSettings,
     /// Sessions of users.
-    pub sessions: SessionSettings,
+    pub sessions: LifetimeSettings,
+    /// Invitations into organizations.
+    pub invitations: LifetimeSettings,
 }
 
-/// `[sessions]`.
+/// `[sessions]` and `[invitations]`: how long a created thing lasts.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SessionSettings {
-    /// Lifetime of a session created without `expires_at`, in seconds.
+pub struct LifetimeSettings {
+    /// Lifetime of one created without `expires_at`, in seconds.
     pub default_ttl_seconds: i64,
     /// Latest `expires_at` a create may ask for, in seconds from now.
     pub max_ttl_seconds: i64,
@@ -239,17 +241,22 @@ impl Settings {
                 "must be from 0 to 86400".into(),
             );
         }
-        if !(1..=315_360_000).contains(&self.sessions.max_ttl_seconds) {
-            return bad(
-                "sessions.max_ttl_seconds",
-                "must be from 1 to 315360000 (ten years)".into(),
-            );
-        }
-        if !(1..=self.sessions.max_ttl_seconds).contains(&self.sessions.default_ttl_seconds) {
-            return bad(
-                "sessions.default_ttl_seconds",
-                "must be from 1 to sessions.max_ttl_seconds".into(),
-            );
+        for (section, lifetime) in [
+            ("sessions", &self.sessions),
+            ("invitations", &self.invitations),
+        ] {
+            if !(1..=315_360_000).contains(&lifetime.max_ttl_seconds) {
+                return bad(
+                    &format!("{section}.max_ttl_seconds"),
+                    "must be from 1 to 315360000 (ten years)".into(),
+                );
+            }
+            if !(1..=lifetime.max_ttl_seconds).contains(&lifetime.default_ttl_seconds) {
+                return bad(
+                    &format!("{section}.default_ttl_seconds"),
+                    format!("must be from 1 to {section}.max_ttl_seconds"),
+                );
+            }
         }
         if !["pretty", "json"].contains(&self.log.format.as_str()) {
             return bad(

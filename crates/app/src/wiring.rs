@@ -23,6 +23,7 @@ use portcullis_application::resource_servers::ResourceServerService;
 use portcullis_application::role_permissions::RolePermissionService;
 use portcullis_application::roles::RoleService;
 use portcullis_application::scopes::ScopeService;
+use portcullis_application::invitations::{InvitationLimits, InvitationService};
 use portcullis_application::sessions::{SessionLimits, SessionService};
 use portcullis_application::signing_keys::SigningKeyService;
 use portcullis_application::tokens::TokenService;
@@ -209,6 +210,13 @@ pub fn wire(
         ),
         memberships: Arc::new(portcullis_application::memberships::MembershipService::new(
             ports.clone(),
+        )),
+        invitations: Arc::new(InvitationService::new(
+            ports.clone(),
+            InvitationLimits {
+                default_ttl_seconds: settings.invitations.default_ttl_seconds,
+                max_ttl_seconds: settings.invitations.max_ttl_seconds,
+            },
         )),
         signing_keys: Arc::new(SigningKeyService::new(ports, keys)),
         store: Arc::clone(&store),

@@ -293,3 +293,29 @@ pub fn membership(membership: &portcullis_domain::organization::Membership) -> V
         }
     })
 }
+
+/// `invitation`: never its token (only the create response carries that).
+#[must_use]
+pub fn invitation(invitation: &portcullis_domain::invitation::Invitation) -> Value {
+    let role_ids: Vec<String> = invitation.role_ids.iter().map(ToString::to_string).collect();
+    let user = match invitation.user_id {
+        Some(id) => to_one("user", id),
+        None => json!({ "data": null }),
+    };
+    json!({
+        "type": "invitation",
+        "id": invitation.id.to_string(),
+        "attributes": {
+            "email": invitation.email.as_str(),
+            "role_ids": role_ids,
+            "status": invitation.status.as_str(),
+            "expires_at": rfc3339(invitation.expires_at),
+            "created_at": rfc3339(invitation.created_at),
+            "updated_at": rfc3339(invitation.updated_at),
+        },
+        "relationships": {
+            "organization": to_one("organization", invitation.organization_id),
+            "user": user,
+        }
+    })
+}

@@ -14,6 +14,7 @@ use crate::paging::{Page, PageParams};
 use crate::principal::Actor;
 use crate::representation;
 pub use crate::validation::FieldViolation;
+use crate::validation::parse_expiry;
 
 /// How long sessions last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,41 +119,6 @@ impl<U> std::fmt::Debug for SessionService<U> {
     }
 }
 
-fn parse_expiry(
-    raw: &str,
-    now: Timestamp,
-    limits: SessionLimits,
-    violations: &mut Vec<FieldViolation>,
-) -> Option<Timestamp> {
-    let Ok(at) = Timestamp::parse_rfc3339(raw) else {
-        violations.push(FieldViolation::new(
-            "expires_at",
-            "invalid_expires_at",
-            "expires_at is not an RFC 3339 date-time",
-        ));
-        return None;
-    };
-    if at <= now {
-        violations.push(FieldViolation::new(
-            "expires_at",
-            "expires_at_in_past",
-            "expires_at must be in the future",
-        ));
-        return None;
-    }
-    if at > now.plus_seconds(limits.max_ttl_seconds) {
-        violations.push(FieldViolation::new(
-            "expires_at",
-            "expires_at_too_far",
-            format!(
-                "expires_at must be at most {} seconds from now",
-                limits.max_ttl_seconds
-            ),
-        ));
-        return None;
-    }
-    Some(at)
-}
 
 impl<U: UnitOfWork> SessionService<U> {
     /// A service on `ports` with `limits`.
@@ -190,7 +156,7 @@ impl<U: UnitOfWork> SessionService<U> {
                 .ok()
         });
         let expires_at = match command.expires_at.as_deref() {
-            Some(raw) => parse_expiry(raw, now, self.limits, &mut violations),
+            Some(raw) => parse_expiry(raw, now, self.limits.max_ttl_seconds, &mut violations),
             None => Some(now.plus_seconds(self.limits.default_ttl_seconds)),
         };
         let (Some(expires_at), true) = (expires_at, violations.is_empty()) else {

@@ -122,7 +122,7 @@ pub enum UserLookupError {
     Store(#[from] StoreError),
 }
 
-fn email_violation(error: &EmailError) -> FieldViolation {
+pub(crate) fn email_violation(error: &EmailError) -> FieldViolation {
     let code = match error {
         EmailError::Empty => "email_required",
         EmailError::TooLong => "email_too_long",
@@ -143,7 +143,7 @@ fn password_violation(error: &PasswordError) -> FieldViolation {
     }
 }
 
-fn parse_name(
+pub(crate) fn parse_name(
     field: &'static str,
     raw: &str,
     violations: &mut Vec<FieldViolation>,
@@ -166,7 +166,7 @@ fn parse_metadata(raw: String, violations: &mut Vec<FieldViolation>) -> Option<M
 
 /// A password and its confirmation, both optional; a confirmation without a
 /// password is a mismatch.
-fn parse_password(
+pub(crate) fn parse_password(
     raw: Option<String>,
     confirmation: Option<&str>,
     violations: &mut Vec<FieldViolation>,

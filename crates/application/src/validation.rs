@@ -59,6 +59,44 @@ pub(crate) fn parse_description(
         .ok()
 }
 
+/// Parses an `expires_at` attribute: an RFC 3339 instant after `now` and
+/// at most `max_ttl_seconds` later, recording a violation otherwise.
+pub(crate) fn parse_expiry(
+    raw: &str,
+    now: portcullis_domain::Timestamp,
+    max_ttl_seconds: i64,
+    violations: &mut Vec<FieldViolation>,
+) -> Option<portcullis_domain::Timestamp> {
+    let Ok(at) = portcullis_domain::Timestamp::parse_rfc3339(raw) else {
+        violations.push(FieldViolation::new(
+            "expires_at",
+            "invalid_expires_at",
+            "expires_at is not an RFC 3339 date-time",
+        ));
+        return None;
+    };
+    if at <= now {
+        violations.push(FieldViolation::new(
+            "expires_at",
+            "expires_at_in_past",
+            "expires_at must be in the future",
+        ));
+        return None;
+    }
+    if at > now.plus_seconds(max_ttl_seconds) {
+        violations.push(FieldViolation::new(
+            "expires_at",
+            "expires_at_too_far",
+            format!(
+                "expires_at must be at most {} seconds from now",
+                max_ttl_seconds
+            ),
+        ));
+        return None;
+    }
+    Some(at)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

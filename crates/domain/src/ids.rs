@@ -85,6 +85,8 @@ typed_id! {
     OrganizationId,
     /// Identifies a membership of a user in an organization.
     MembershipId,
+    /// Identifies an invitation into an organization.
+    InvitationId,
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ pub mod connection;
 pub mod environment;
 pub mod event;
 mod ids;
+pub mod invitation;
 pub mod oauth;
 pub mod organization;
 pub mod resource_server;
@@ -39,5 +40,5 @@ pub use ids::{
     AccessTokenId, ClientGrantId, ClientId, EnvironmentId, EventId, IdError, PermissionId,
     ResourceServerId, RoleId, RolePermissionId, ScopeId, SigningKeyId, UserId, UserRoleId,
 };
-pub use ids::{MembershipId, OrganizationId};
+pub use ids::{InvitationId, MembershipId, OrganizationId};
 pub use time::{Timestamp, TimestampError};

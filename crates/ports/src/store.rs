@@ -163,6 +163,16 @@ pub trait UserRepo {
         environment: EnvironmentId,
         id: UserId,
     ) -> Result<Option<User>, StoreError>;
+    /// Finds a user of an environment by e-mail (normalised; the store
+    /// compares ignoring case).
+    ///
+    /// # Errors
+    /// Backend failures; `Corrupt` for rows that break invariants.
+    fn find_user_by_email(
+        &mut self,
+        environment: EnvironmentId,
+        email: &portcullis_domain::user::Email,
+    ) -> Result<Option<User>, StoreError>;
     /// Finds a user of an environment.
     ///
     /// # Errors
@@ -862,6 +872,7 @@ pub trait Tx:
     + SessionRepo
     + OrganizationRepo
     + MembershipRepo
+    + InvitationRepo
 {
 }
 
@@ -882,6 +893,7 @@ impl<T> Tx for T where
         + SessionRepo
         + OrganizationRepo
         + MembershipRepo
+        + InvitationRepo
 {
 }
 
@@ -1032,4 +1044,77 @@ pub trait MembershipRepo {
         environment: EnvironmentId,
         query: &MembershipQuery,
     ) -> Result<Vec<portcullis_domain::organization::Membership>, StoreError>;
+}
+
+/// Filters and page of an invitation listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvitationQuery {
+    /// Only the invitations into this organization.
+    pub organization: Option<portcullis_domain::OrganizationId>,
+    /// Only the invitations in this status.
+    pub status: Option<portcullis_domain::invitation::InvitationStatus>,
+    /// Only the invitations of this (normalised) e-mail.
+    pub email: Option<portcullis_domain::user::Email>,
+    /// The keyset page (id order).
+    pub page: Keyset,
+}
+
+/// Invitations into organizations, with the roles they grant.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait InvitationRepo {
+    /// Inserts an invitation and its roles.
+    ///
+    /// # Errors
+    /// MUST return `StoreError::MissingReference` when the organization or a
+    /// role is gone.
+    fn insert_invitation(
+        &mut self,
+        invitation: &portcullis_domain::invitation::Invitation,
+    ) -> Result<(), StoreError>;
+    /// Stores a transition: `status`, `user_id` and `updated_at`.
+    ///
+    /// # Errors
+    /// MUST return `StoreError::NotFound` if the invitation does not exist.
+    fn update_invitation_status(
+        &mut self,
+        invitation: &portcullis_domain::invitation::Invitation,
+    ) -> Result<(), StoreError>;
+    /// Deletes an invitation; returns whether it existed.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn delete_invitation(
+        &mut self,
+        environment: EnvironmentId,
+        id: portcullis_domain::InvitationId,
+    ) -> Result<bool, StoreError>;
+    /// Finds an invitation of an environment with its roles.
+    ///
+    /// # Errors
+    /// Backend failures; `Corrupt` for rows that break invariants.
+    fn find_invitation(
+        &mut self,
+        environment: EnvironmentId,
+        id: portcullis_domain::InvitationId,
+    ) -> Result<Option<portcullis_domain::invitation::Invitation>, StoreError>;
+    /// As [`InvitationRepo::find_invitation`], and locks the row until the
+    /// transaction ends, so that two transitions of one invitation run one
+    /// after the other and the second sees the first's outcome.
+    ///
+    /// # Errors
+    /// As [`InvitationRepo::find_invitation`].
+    fn lock_invitation(
+        &mut self,
+        environment: EnvironmentId,
+        id: portcullis_domain::InvitationId,
+    ) -> Result<Option<portcullis_domain::invitation::Invitation>, StoreError>;
+    /// One page of invitations with their roles, in id order.
+    ///
+    /// # Errors
+    /// Backend failures; `Corrupt` for rows that break invariants.
+    fn list_invitations(
+        &mut self,
+        environment: EnvironmentId,
+        query: &InvitationQuery,
+    ) -> Result<Vec<portcullis_domain::invitation::Invitation>, StoreError>;
 }

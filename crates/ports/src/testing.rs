@@ -43,6 +43,7 @@ mockall::mock! {
         fn update_user(&mut self, user: &User) -> Result<(), StoreError>;
         fn delete_user(&mut self, environment: EnvironmentId, id: UserId) -> Result<bool, StoreError>;
         fn lock_user(&mut self, environment: EnvironmentId, id: UserId) -> Result<Option<User>, StoreError>;
+        fn find_user_by_email(&mut self, environment: EnvironmentId, email: &portcullis_domain::user::Email) -> Result<Option<User>, StoreError>;
         fn find_user(&mut self, environment: EnvironmentId, id: UserId) -> Result<Option<User>, StoreError>;
         fn list_users(&mut self, environment: EnvironmentId, query: &UserQuery) -> Result<Vec<User>, StoreError>;
     }
@@ -150,6 +151,14 @@ mockall::mock! {
         fn delete_membership(&mut self, environment: EnvironmentId, id: portcullis_domain::MembershipId) -> Result<bool, StoreError>;
         fn find_membership(&mut self, environment: EnvironmentId, id: portcullis_domain::MembershipId) -> Result<Option<portcullis_domain::organization::Membership>, StoreError>;
         fn list_memberships(&mut self, environment: EnvironmentId, query: &crate::store::MembershipQuery) -> Result<Vec<portcullis_domain::organization::Membership>, StoreError>;
+    }
+    impl crate::store::InvitationRepo for Tx {
+        fn insert_invitation(&mut self, invitation: &portcullis_domain::invitation::Invitation) -> Result<(), StoreError>;
+        fn update_invitation_status(&mut self, invitation: &portcullis_domain::invitation::Invitation) -> Result<(), StoreError>;
+        fn delete_invitation(&mut self, environment: EnvironmentId, id: portcullis_domain::InvitationId) -> Result<bool, StoreError>;
+        fn find_invitation(&mut self, environment: EnvironmentId, id: portcullis_domain::InvitationId) -> Result<Option<portcullis_domain::invitation::Invitation>, StoreError>;
+        fn lock_invitation(&mut self, environment: EnvironmentId, id: portcullis_domain::InvitationId) -> Result<Option<portcullis_domain::invitation::Invitation>, StoreError>;
+        fn list_invitations(&mut self, environment: EnvironmentId, query: &crate::store::InvitationQuery) -> Result<Vec<portcullis_domain::invitation::Invitation>, StoreError>;
     }
 }
 

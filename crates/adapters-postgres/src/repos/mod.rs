@@ -28,6 +28,7 @@ mod clients;
 mod connections;
 mod environments;
 mod events;
+mod invitations;
 mod organizations;
 mod permissions;
 mod resource_servers;

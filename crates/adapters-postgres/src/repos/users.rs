@@ -113,6 +113,25 @@ impl UserRepo for DbTx<'_> {
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(environment_id = %environment))]
+    fn find_user_by_email(
+        &mut self,
+        environment: EnvironmentId,
+        email: &portcullis_domain::user::Email,
+    ) -> Result<Option<User>, StoreError> {
+        // The domain lower-cases e-mails, so the unique key's exact match
+        // is a case-insensitive one.
+        let row = self.run(|conn| {
+            users::table
+                .filter(users::environment_id.eq(environment.to_string()))
+                .filter(users::email.eq(email.as_str()))
+                .select(UserRow::as_select())
+                .first(conn)
+                .optional()
+        })?;
+        row.map(UserRow::into_domain).transpose()
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(environment_id = %environment))]
     fn list_users(
         &mut self,
         environment: EnvironmentId,

@@ -8,6 +8,7 @@ pub(crate) mod client;
 pub(crate) mod client_grant;
 pub(crate) mod connection;
 pub(crate) mod environment;
+pub(crate) mod invitation;
 pub(crate) mod event;
 pub(crate) mod organization;
 pub(crate) mod permission;

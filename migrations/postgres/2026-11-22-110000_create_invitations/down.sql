@@ -1,0 +1,2 @@
+DROP TABLE invitation_roles;
+DROP TABLE invitations;
