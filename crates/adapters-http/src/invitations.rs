@@ -63,7 +63,10 @@ fn role_error(code: &str, detail: &str, index: usize) -> ApiError {
 fn not_pending(status: InvitationStatus) -> ApiError {
     ApiError::conflict(
         "invitation_not_pending",
-        format!("the invitation is {} and no longer pending", status.as_str()),
+        format!(
+            "the invitation is {} and no longer pending",
+            status.as_str()
+        ),
     )
 }
 
@@ -75,11 +78,9 @@ impl From<CreateInvitationError> for ApiError {
                 "organization",
                 "no such organization in this environment".into(),
             ),
-            CreateInvitationError::UnknownRole(index) => role_error(
-                "unknown_role",
-                "no such role in this environment",
-                index,
-            ),
+            CreateInvitationError::UnknownRole(index) => {
+                role_error("unknown_role", "no such role in this environment", index)
+            }
             CreateInvitationError::DuplicateRole(index) => {
                 role_error("duplicate_role", "a role is listed twice", index)
             }
@@ -326,8 +327,9 @@ pub async fn delete<U: UnitOfWork>(
 /// An answer's body: a JSON object of known string members.
 fn answer_body(request: &HttpRequest, body: &[u8]) -> Result<Map<String, Value>, ApiError> {
     require_json_media_type(request)?;
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request("malformed_json", format!("the body is not JSON: {e}")))?;
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request("malformed_json", format!("the body is not JSON: {e}"))
+    })?;
     let Value::Object(members) = value else {
         return Err(ApiError::bad_request(
             "invalid_document",
@@ -335,7 +337,10 @@ fn answer_body(request: &HttpRequest, body: &[u8]) -> Result<Map<String, Value>,
         )
         .at(""));
     };
-    if let Some(unknown) = members.keys().find(|k| !ACCEPT_MEMBERS.contains(&k.as_str())) {
+    if let Some(unknown) = members
+        .keys()
+        .find(|k| !ACCEPT_MEMBERS.contains(&k.as_str()))
+    {
         return Err(ApiError::bad_request(
             "unknown_member",
             format!("`{unknown}` is not a member of an answer"),
@@ -378,9 +383,8 @@ async fn answer_head<U: UnitOfWork>(
     let environment = environment(request, state).await?;
     let body = crate::body::read(request, payload, state.body_limit).await?;
     let mut members = answer_body(request, &body)?;
-    let token = member(&mut members, "token").ok_or_else(|| {
-        ApiError::invalid("token_required", "token is required").at("/token")
-    })?;
+    let token = member(&mut members, "token")
+        .ok_or_else(|| ApiError::invalid("token_required", "token is required").at("/token"))?;
     let id = invitation_id(path)?;
     Ok(Answer {
         environment,

@@ -296,10 +296,10 @@ impl<U: UnitOfWork> InvitationService<U> {
                 if let Some(index) = first_unknown_role(tx, env, &stored.role_ids)? {
                     return Err(CreateInvitationError::UnknownRole(index));
                 }
-                if let Some(user) = tx.find_user_by_email(env, &stored.email)? {
-                    if is_member(tx, env, stored.organization_id, user.id())? {
-                        return Err(CreateInvitationError::AlreadyMember);
-                    }
+                if let Some(user) = tx.find_user_by_email(env, &stored.email)?
+                    && is_member(tx, env, stored.organization_id, user.id())?
+                {
+                    return Err(CreateInvitationError::AlreadyMember);
                 }
                 tx.insert_invitation(&stored)?;
                 tx.append_event(&event)?;
@@ -392,7 +392,11 @@ impl<U: UnitOfWork> InvitationService<U> {
     ///
     /// # Errors
     /// [`InvitationLookupError`].
-    pub async fn delete(&self, actor: &Actor, id: InvitationId) -> Result<(), InvitationLookupError> {
+    pub async fn delete(
+        &self,
+        actor: &Actor,
+        id: InvitationId,
+    ) -> Result<(), InvitationLookupError> {
         let env = actor.environment_id();
         self.ports
             .delete_recorded(
@@ -492,7 +496,9 @@ impl<U: UnitOfWork> InvitationService<U> {
             .transaction(move |tx| {
                 let mut invitation = tx
                     .lock_invitation(env, id)?
-                    .filter(|found| secrets.verify_secret(token.expose_secret(), &found.token_digest))
+                    .filter(|found| {
+                        secrets.verify_secret(token.expose_secret(), &found.token_digest)
+                    })
                     .ok_or(AnswerInvitationError::NotFound)?;
                 invitation.check_answerable(now)?;
                 let (user, user_created) = match tx.find_user_by_email(env, &invitation.email)? {
@@ -585,7 +591,9 @@ impl<U: UnitOfWork> InvitationService<U> {
             .transaction(move |tx| {
                 let mut invitation = tx
                     .lock_invitation(env, id)?
-                    .filter(|found| secrets.verify_secret(token.expose_secret(), &found.token_digest))
+                    .filter(|found| {
+                        secrets.verify_secret(token.expose_secret(), &found.token_digest)
+                    })
                     .ok_or(AnswerInvitationError::NotFound)?;
                 invitation.decline(now)?;
                 tx.update_invitation_status(&invitation)?;
@@ -597,5 +605,372 @@ impl<U: UnitOfWork> InvitationService<U> {
                 Ok(invitation)
             })
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{fixed_ports, now};
+    use portcullis_domain::access::{Description, Role, RoleName};
+    use portcullis_domain::oauth::SecretDigest;
+    use portcullis_domain::organization::{Organization, OrganizationName};
+    use portcullis_domain::user::Metadata;
+    use portcullis_domain::{EnvironmentId, Timestamp};
+    use portcullis_ports::store::{CountedOrganization, CountedRole};
+    use portcullis_ports::testing::{InlineUow, MockTx, UowLog};
+
+    /// What the mocked secret generator hands out, and its mocked digest.
+    const TOKEN: &str = "generated-secret";
+
+    fn env() -> EnvironmentId {
+        EnvironmentId::from_ulid(ulid::Ulid::from_parts(9, 9))
+    }
+
+    fn actor() -> Actor {
+        Actor::system(env())
+    }
+
+    fn service(tx: MockTx) -> (InvitationService<InlineUow>, InlineUow) {
+        let uow = InlineUow::new(tx);
+        (
+            InvitationService::new(fixed_ports(uow.clone(), None), InvitationLimits::default()),
+            uow,
+        )
+    }
+
+    fn organization_id() -> OrganizationId {
+        OrganizationId::from_ulid(ulid::Ulid::from_parts(2, 2))
+    }
+
+    fn role_id(n: u128) -> RoleId {
+        RoleId::from_ulid(ulid::Ulid::from_parts(3, n))
+    }
+
+    fn invitation_id() -> InvitationId {
+        InvitationId::from_ulid(ulid::Ulid::from_parts(4, 4))
+    }
+
+    fn email() -> Email {
+        Email::parse("ann@example.com").unwrap()
+    }
+
+    fn then() -> Timestamp {
+        Timestamp::from_unix_micros(1).unwrap()
+    }
+
+    /// A stored pending invitation that expires `ttl` seconds after the mocked now.
+    fn pending(ttl: i64) -> Invitation {
+        Invitation::issue(
+            invitation_id(),
+            env(),
+            NewInvitation {
+                organization_id: organization_id(),
+                email: email(),
+                role_ids: vec![role_id(1), role_id(2)],
+                token_digest: SecretDigest::new(format!("digest-of:{TOKEN}")),
+                expires_at: now().plus_seconds(ttl),
+            },
+            then(),
+        )
+        .unwrap()
+    }
+
+    fn user(blocked: bool) -> User {
+        User::register(
+            UserId::from_ulid(ulid::Ulid::from_parts(5, 5)),
+            env(),
+            NewUser {
+                blocked,
+                ..NewUser::with_email(email())
+            },
+            then(),
+        )
+    }
+
+    fn organization_exists(tx: &mut MockTx) {
+        tx.expect_find_organization().returning(|env, id| {
+            Ok(Some(CountedOrganization {
+                organization: Organization::found(
+                    id,
+                    env,
+                    OrganizationName::parse("Acme").unwrap(),
+                    Metadata::empty(),
+                    then(),
+                ),
+                member_count: 0,
+            }))
+        });
+    }
+
+    fn roles_exist(tx: &mut MockTx) {
+        tx.expect_find_role().returning(|env, id| {
+            Ok(Some(CountedRole {
+                role: Role::define(
+                    id,
+                    env,
+                    RoleName::parse("admin").unwrap(),
+                    Description::empty(),
+                    then(),
+                ),
+                user_count: 0,
+                permission_count: 0,
+            }))
+        });
+    }
+
+    fn command(expires_at: Option<&str>) -> CreateInvitation {
+        CreateInvitation {
+            organization: organization_id(),
+            email: "Ann@Example.com".into(),
+            roles: vec![role_id(1), role_id(2)],
+            expires_at: expires_at.map(str::to_owned),
+        }
+    }
+
+    fn accept_command(token: &str, password: Option<&str>) -> AcceptInvitation {
+        AcceptInvitation {
+            token: SecretString::from(token),
+            first_name: Some("Ann".into()),
+            last_name: None,
+            password: password.map(SecretString::from),
+            password_confirmation: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn create_stores_only_the_token_digest_and_the_default_expiry() {
+        let mut tx = MockTx::new();
+        organization_exists(&mut tx);
+        roles_exist(&mut tx);
+        tx.expect_find_user_by_email().returning(|_, _| Ok(None));
+        tx.expect_insert_invitation()
+            .withf(|i| {
+                i.status == InvitationStatus::Pending
+                    && i.email.as_str() == "ann@example.com"
+                    && i.token_digest.as_str() == format!("digest-of:{TOKEN}")
+                    && i.expires_at == now().plus_seconds(7 * 24 * 3600)
+                    && i.role_ids == vec![role_id(1), role_id(2)]
+            })
+            .times(1)
+            .returning(|_| Ok(()));
+        tx.expect_append_event()
+            .withf(|e| e.event_type == "invitation.created" && !e.data.contains(TOKEN))
+            .times(1)
+            .returning(|_| Ok(()));
+        let (service, uow) = service(tx);
+
+        let issued = service.create(&actor(), command(None)).await.unwrap();
+
+        assert_eq!(issued.token.expose_secret(), TOKEN);
+        assert_eq!(uow.log().committed, 1);
+    }
+
+    #[tokio::test]
+    async fn create_refuses_an_address_already_in_the_organization() {
+        let mut tx = MockTx::new();
+        organization_exists(&mut tx);
+        roles_exist(&mut tx);
+        tx.expect_find_user_by_email()
+            .returning(|_, _| Ok(Some(user(false))));
+        tx.expect_list_memberships()
+            .withf(|_, q| q.organization == Some(organization_id()) && q.page.limit == 1)
+            .returning(|env, _| {
+                Ok(vec![
+                    Membership::admit(
+                        MembershipId::from_ulid(ulid::Ulid::from_parts(6, 6)),
+                        env,
+                        organization_id(),
+                        user(false).id(),
+                        vec![],
+                        then(),
+                    )
+                    .unwrap(),
+                ])
+            });
+        tx.expect_insert_invitation().never();
+        let (service, uow) = service(tx);
+
+        let error = service.create(&actor(), command(None)).await.unwrap_err();
+
+        assert!(matches!(error, CreateInvitationError::AlreadyMember));
+        assert_eq!(uow.log().rolled_back, 1);
+    }
+
+    #[tokio::test]
+    async fn create_checks_the_expiry_against_the_clock_before_the_store() {
+        let (service, uow) = service(MockTx::new());
+        let past = now().plus_seconds(-1).to_rfc3339();
+        let too_far = now().plus_seconds(31 * 24 * 3600).to_rfc3339();
+        for (raw, code) in [
+            (past.as_str(), "expires_at_in_past"),
+            (too_far.as_str(), "expires_at_too_far"),
+            ("tomorrow", "invalid_expires_at"),
+        ] {
+            let Err(CreateInvitationError::Invalid(list)) =
+                service.create(&actor(), command(Some(raw))).await
+            else {
+                panic!("{raw} accepted");
+            };
+            assert_eq!(list[0].code, code);
+        }
+        assert_eq!(uow.log(), UowLog::default(), "no store work");
+    }
+
+    #[tokio::test]
+    async fn accept_creates_the_user_the_membership_and_settles_in_one_transaction() {
+        let mut tx = MockTx::new();
+        tx.expect_find_invitation()
+            .returning(|_, _| Ok(Some(pending(60))));
+        tx.expect_lock_invitation()
+            .times(1)
+            .returning(|_, _| Ok(Some(pending(60))));
+        tx.expect_find_user_by_email().returning(|_, _| Ok(None));
+        tx.expect_insert_user()
+            .withf(|u| {
+                u.email_verified()
+                    && u.first_name().map(|n| n.as_str()) == Some("Ann")
+                    && u.password_hash().map(|h| h.as_str()) == Some("hash:correct horse")
+            })
+            .times(1)
+            .returning(|_| Ok(()));
+        tx.expect_insert_membership()
+            .withf(|m| {
+                m.organization_id == organization_id() && m.role_ids == vec![role_id(1), role_id(2)]
+            })
+            .times(1)
+            .returning(|_| Ok(()));
+        tx.expect_update_invitation_status()
+            .withf(|i| i.status == InvitationStatus::Accepted && i.user_id.is_some())
+            .times(1)
+            .returning(|_| Ok(()));
+        let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = std::sync::Arc::clone(&events);
+        tx.expect_append_event().times(3).returning(move |e| {
+            assert_eq!(e.actor, INVITEE_ACTOR);
+            seen.lock().unwrap().push(e.event_type.clone());
+            Ok(())
+        });
+        let (service, uow) = service(tx);
+
+        let accepted = service
+            .accept(
+                env(),
+                invitation_id(),
+                accept_command(TOKEN, Some("correct horse")),
+            )
+            .await
+            .unwrap();
+
+        assert!(accepted.user_created);
+        assert_eq!(accepted.invitation.status, InvitationStatus::Accepted);
+        assert_eq!(accepted.invitation.user_id, Some(accepted.user.id()));
+        assert_eq!(accepted.membership.user_id, accepted.user.id());
+        assert_eq!(
+            *events.lock().unwrap(),
+            ["user.created", "membership.created", "invitation.accepted"]
+        );
+        assert_eq!(uow.log().committed, 1);
+    }
+
+    #[tokio::test]
+    async fn a_wrong_token_is_not_found_and_costs_no_hash_and_no_transaction() {
+        let mut tx = MockTx::new();
+        tx.expect_find_invitation()
+            .returning(|_, _| Ok(Some(pending(60))));
+        tx.expect_find_user_by_email().never();
+        let (service, uow) = service(tx);
+
+        let error = service
+            .accept(
+                env(),
+                invitation_id(),
+                accept_command("guess", Some("correct horse")),
+            )
+            .await
+            .unwrap_err();
+
+        assert!(matches!(error, AnswerInvitationError::NotFound));
+        assert_eq!(uow.log().committed + uow.log().rolled_back, 0);
+    }
+
+    #[tokio::test]
+    async fn expiry_follows_the_injected_clock() {
+        // The mocked clock reads `now()`: an invitation expiring at that very
+        // instant is expired, one a second later is not.
+        let mut tx = MockTx::new();
+        tx.expect_find_invitation()
+            .returning(|_, _| Ok(Some(pending(0))));
+        let (expired, uow) = service(tx);
+        let error = expired
+            .accept(env(), invitation_id(), accept_command(TOKEN, None))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, AnswerInvitationError::Expired));
+        assert_eq!(uow.log().committed + uow.log().rolled_back, 0);
+
+        let mut tx = MockTx::new();
+        tx.expect_lock_invitation()
+            .returning(|_, _| Ok(Some(pending(1))));
+        tx.expect_update_invitation_status()
+            .withf(|i| i.status == InvitationStatus::Declined)
+            .times(1)
+            .returning(|_| Ok(()));
+        tx.expect_append_event()
+            .withf(|e| e.event_type == "invitation.declined")
+            .times(1)
+            .returning(|_| Ok(()));
+        let (open, uow) = service(tx);
+        let declined = open
+            .decline(env(), invitation_id(), SecretString::from(TOKEN))
+            .await
+            .unwrap();
+        assert_eq!(declined.status, InvitationStatus::Declined);
+        assert_eq!(uow.log().committed, 1);
+    }
+
+    #[tokio::test]
+    async fn an_existing_user_keeps_its_credentials_and_a_blocked_one_is_refused() {
+        let mut tx = MockTx::new();
+        tx.expect_find_invitation()
+            .returning(|_, _| Ok(Some(pending(60))));
+        tx.expect_lock_invitation()
+            .returning(|_, _| Ok(Some(pending(60))));
+        tx.expect_find_user_by_email()
+            .returning(|_, _| Ok(Some(user(true))));
+        tx.expect_insert_user().never();
+        tx.expect_insert_membership().never();
+        let (service, uow) = service(tx);
+
+        let error = service
+            .accept(
+                env(),
+                invitation_id(),
+                accept_command(TOKEN, Some("correct horse")),
+            )
+            .await
+            .unwrap_err();
+
+        assert!(matches!(error, AnswerInvitationError::UserBlocked));
+        assert_eq!(uow.log().rolled_back, 1);
+    }
+
+    #[tokio::test]
+    async fn a_settled_invitation_cannot_be_revoked() {
+        let mut tx = MockTx::new();
+        tx.expect_lock_invitation().returning(|_, _| {
+            let mut settled = pending(60);
+            settled.decline(now()).unwrap();
+            Ok(Some(settled))
+        });
+        tx.expect_update_invitation_status().never();
+        let (service, _) = service(tx);
+
+        let error = service.revoke(&actor(), invitation_id()).await.unwrap_err();
+
+        assert!(matches!(
+            error,
+            InvitationLookupError::NotPending(InvitationStatus::Declined)
+        ));
     }
 }

@@ -297,7 +297,11 @@ pub fn membership(membership: &portcullis_domain::organization::Membership) -> V
 /// `invitation`: never its token (only the create response carries that).
 #[must_use]
 pub fn invitation(invitation: &portcullis_domain::invitation::Invitation) -> Value {
-    let role_ids: Vec<String> = invitation.role_ids.iter().map(ToString::to_string).collect();
+    let role_ids: Vec<String> = invitation
+        .role_ids
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     let user = match invitation.user_id {
         Some(id) => to_one("user", id),
         None => json!({ "data": null }),

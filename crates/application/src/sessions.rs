@@ -119,7 +119,6 @@ impl<U> std::fmt::Debug for SessionService<U> {
     }
 }
 
-
 impl<U: UnitOfWork> SessionService<U> {
     /// A service on `ports` with `limits`.
     pub fn new(ports: Ports<U>, limits: SessionLimits) -> Self {

@@ -66,11 +66,15 @@ impl DbTx<'_> {
             // `FOR UPDATE` makes a second accept (or decline, or revoke) of
             // the same invitation wait for the first to commit and then read
             // its outcome. It only compiles on the inner connection.
-            AnyConnection::Postgres(pg) if lock => the_invitation!().for_update().first(pg).optional(),
+            AnyConnection::Postgres(pg) if lock => {
+                the_invitation!().for_update().first(pg).optional()
+            }
             // SQLite write transactions are serial (`BEGIN IMMEDIATE`).
             _ => the_invitation!().first(conn).optional(),
         })?;
-        Ok(self.invitations_with_roles(row.into_iter().collect())?.pop())
+        Ok(self
+            .invitations_with_roles(row.into_iter().collect())?
+            .pop())
     }
 }
 

@@ -59,7 +59,12 @@ impl InvitationRow {
         }
         let parts = Invitation {
             id: parse_id(T, "id", &self.id, InvitationId::parse)?,
-            environment_id: parse_id(T, "environment_id", &self.environment_id, EnvironmentId::parse)?,
+            environment_id: parse_id(
+                T,
+                "environment_id",
+                &self.environment_id,
+                EnvironmentId::parse,
+            )?,
             organization_id: parse_id(
                 T,
                 "organization_id",
@@ -68,7 +73,8 @@ impl InvitationRow {
             )?,
             email,
             role_ids,
-            status: InvitationStatus::parse(&self.status).map_err(|err| corrupt(T, "status", err))?,
+            status: InvitationStatus::parse(&self.status)
+                .map_err(|err| corrupt(T, "status", err))?,
             token_digest: SecretDigest::new(self.token_digest),
             expires_at: Timestamp::from_primitive(self.expires_at),
             user_id: self

@@ -12,6 +12,7 @@ mod environments;
 mod errors;
 
 mod integration_flow;
+mod invitations;
 mod memberships;
 mod opaque_tokens;
 mod organizations;
@@ -21,6 +22,7 @@ mod resource_servers;
 mod role_permissions;
 mod roles;
 mod scopes;
+mod secrets;
 mod sessions;
 mod signing_keys;
 mod tokens;
