@@ -13,6 +13,8 @@ mod connect;
 mod connections;
 #[path = "integration/environments.rs"]
 mod environments;
+#[path = "integration/invitations.rs"]
+mod invitations;
 #[path = "integration/list_users.rs"]
 mod list_users;
 #[path = "integration/oauth.rs"]
