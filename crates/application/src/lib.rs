@@ -14,6 +14,7 @@ pub mod client_memo;
 pub mod clients;
 pub mod connections;
 pub mod environments;
+pub mod event_types;
 pub mod invitations;
 pub mod keys;
 pub mod memberships;
