@@ -11,6 +11,7 @@ mod client_grants;
 mod clients;
 mod connections;
 pub mod error;
+mod events;
 mod health;
 mod invitations;
 pub mod jsonapi;

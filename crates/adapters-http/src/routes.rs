@@ -287,6 +287,26 @@ pub fn configure<U: UnitOfWork>(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(crate::invitations::decline::<U>))
             .default_service(not_allowed("POST")),
     )
+    .service(
+        web::resource("/api/events")
+            .route(web::get().to(crate::events::list::<U>))
+            .default_service(not_allowed("GET")),
+    )
+    .service(
+        web::resource("/api/events/{id}")
+            .route(web::get().to(crate::events::get::<U>))
+            .default_service(not_allowed("GET")),
+    )
+    .service(
+        web::resource("/api/event-types")
+            .route(web::get().to(crate::events::list_types::<U>))
+            .default_service(not_allowed("GET")),
+    )
+    .service(
+        web::resource("/api/event-types/{name}")
+            .route(web::get().to(crate::events::get_type::<U>))
+            .default_service(not_allowed("GET")),
+    )
     .default_service(web::to(|| async {
         Err::<HttpResponse, _>(ApiError::not_found("no route matches this path"))
     }));

@@ -6,6 +6,7 @@ use portcullis_application::client_grants::ClientGrantService;
 use portcullis_application::clients::ClientService;
 use portcullis_application::connections::ConnectionService;
 use portcullis_application::environments::EnvironmentService;
+use portcullis_application::events::EventService;
 use portcullis_application::invitations::InvitationService;
 use portcullis_application::keys::KeyCache;
 use portcullis_application::memberships::MembershipService;
@@ -59,6 +60,8 @@ pub struct AppState<U> {
     pub memberships: Arc<MembershipService<U>>,
     /// The invitations collection and the invitee's answers.
     pub invitations: Arc<InvitationService<U>>,
+    /// The audit trail.
+    pub events: Arc<EventService<U>>,
     /// The store, for the readiness probe.
     pub store: Arc<U>,
     /// The base domain under which `SLUG.<base>` selects environment `SLUG`.

@@ -211,6 +211,9 @@ pub fn wire(
         memberships: Arc::new(portcullis_application::memberships::MembershipService::new(
             ports.clone(),
         )),
+        events: Arc::new(portcullis_application::events::EventService::new(
+            ports.clone(),
+        )),
         invitations: Arc::new(InvitationService::new(
             ports.clone(),
             InvitationLimits {

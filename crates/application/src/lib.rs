@@ -15,6 +15,7 @@ pub mod clients;
 pub mod connections;
 pub mod environments;
 pub mod event_types;
+pub mod events;
 pub mod invitations;
 pub mod keys;
 pub mod memberships;

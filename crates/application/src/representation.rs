@@ -323,3 +323,36 @@ pub fn invitation(invitation: &portcullis_domain::invitation::Invitation) -> Val
         }
     })
 }
+
+/// `event`: one entry of the audit trail; `data` is the resource object
+/// it recorded.
+#[must_use]
+pub fn event(event: &portcullis_domain::event::AuditEvent) -> Value {
+    let data: Value = serde_json::from_str(&event.data).unwrap_or(Value::Null);
+    json!({
+        "type": "event",
+        "id": event.id.to_string(),
+        "attributes": {
+            "event_type": event.event_type,
+            "actor": event.actor,
+            "resource_type": event.resource_type,
+            "resource_id": event.resource_id,
+            "data": data,
+            "occurred_at": rfc3339(event.occurred_at),
+        }
+    })
+}
+
+/// `event_type`: an entry of the catalog; its id is the event's name.
+#[must_use]
+pub fn event_type(event_type: &crate::event_types::EventType) -> Value {
+    json!({
+        "type": "event_type",
+        "id": event_type.name,
+        "attributes": {
+            "description": event_type.description,
+            "resource_type": event_type.resource_type(),
+            "schema": event_type.schema(),
+        }
+    })
+}

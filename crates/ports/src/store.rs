@@ -873,6 +873,7 @@ pub trait Tx:
     + OrganizationRepo
     + MembershipRepo
     + InvitationRepo
+    + EventLogRepo
 {
 }
 
@@ -894,6 +895,7 @@ impl<T> Tx for T where
         + OrganizationRepo
         + MembershipRepo
         + InvitationRepo
+        + EventLogRepo
 {
 }
 
@@ -1117,4 +1119,40 @@ pub trait InvitationRepo {
         environment: EnvironmentId,
         query: &InvitationQuery,
     ) -> Result<Vec<portcullis_domain::invitation::Invitation>, StoreError>;
+}
+
+/// Filters and page of an audit-trail listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventQuery {
+    /// Only events of this type (`user.created`).
+    pub event_type: Option<String>,
+    /// Only events about the resource with this id.
+    pub resource_id: Option<String>,
+    /// Only events that occurred at or after this instant.
+    pub since: Option<portcullis_domain::Timestamp>,
+    /// The keyset page (id order, which is the order of occurrence).
+    pub page: Keyset,
+}
+
+/// The audit trail, read back.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait EventLogRepo {
+    /// One event of an environment.
+    ///
+    /// # Errors
+    /// Backend failures; `Corrupt` for rows that break invariants.
+    fn find_event(
+        &mut self,
+        environment: EnvironmentId,
+        id: portcullis_domain::EventId,
+    ) -> Result<Option<portcullis_domain::event::AuditEvent>, StoreError>;
+    /// One page of events, in id order.
+    ///
+    /// # Errors
+    /// Backend failures; `Corrupt` for rows that break invariants.
+    fn list_events(
+        &mut self,
+        environment: EnvironmentId,
+        query: &EventQuery,
+    ) -> Result<Vec<portcullis_domain::event::AuditEvent>, StoreError>;
 }

@@ -160,6 +160,10 @@ mockall::mock! {
         fn lock_invitation(&mut self, environment: EnvironmentId, id: portcullis_domain::InvitationId) -> Result<Option<portcullis_domain::invitation::Invitation>, StoreError>;
         fn list_invitations(&mut self, environment: EnvironmentId, query: &crate::store::InvitationQuery) -> Result<Vec<portcullis_domain::invitation::Invitation>, StoreError>;
     }
+    impl crate::store::EventLogRepo for Tx {
+        fn find_event(&mut self, environment: EnvironmentId, id: portcullis_domain::EventId) -> Result<Option<AuditEvent>, StoreError>;
+        fn list_events(&mut self, environment: EnvironmentId, query: &crate::store::EventQuery) -> Result<Vec<AuditEvent>, StoreError>;
+    }
 }
 
 /// Outcome of the units of work an [`InlineUow`] ran.

@@ -27,6 +27,7 @@ mod client_grants;
 mod clients;
 mod connections;
 mod environments;
+mod event_log;
 mod events;
 mod invitations;
 mod organizations;

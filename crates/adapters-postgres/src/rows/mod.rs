@@ -9,6 +9,7 @@ pub(crate) mod client_grant;
 pub(crate) mod connection;
 pub(crate) mod environment;
 pub(crate) mod event;
+pub(crate) mod event_log;
 pub(crate) mod invitation;
 pub(crate) mod organization;
 pub(crate) mod permission;

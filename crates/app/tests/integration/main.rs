@@ -10,6 +10,7 @@ mod clients;
 mod connections;
 mod environments;
 mod errors;
+mod events;
 
 mod integration_flow;
 mod invitations;

@@ -1,0 +1,2 @@
+DROP INDEX events_environment_id_event_type_id_idx;
+DROP INDEX events_environment_id_resource_id_id_idx;
