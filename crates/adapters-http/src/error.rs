@@ -280,16 +280,29 @@ impl From<portcullis_ports::store::StoreError> for ApiError {
     }
 }
 
-/// `422` with one error object per invalid attribute, each pointing at it.
+/// `422` with one error object per invalid attribute, each pointing at it
+/// in a resource document (`/data/attributes/...`).
 pub(crate) fn violations(
     list: Vec<portcullis_application::validation::FieldViolation>,
+) -> ApiError {
+    violations_at(
+        list,
+        portcullis_application::validation::FieldViolation::pointer,
+    )
+}
+
+/// `422` with one error object per invalid member, each pointing where
+/// `pointer` says (for bodies that are not resource documents).
+pub(crate) fn violations_at(
+    list: Vec<portcullis_application::validation::FieldViolation>,
+    pointer: impl Fn(&portcullis_application::validation::FieldViolation) -> String,
 ) -> ApiError {
     let status = StatusCode::UNPROCESSABLE_ENTITY;
     ApiError::many(
         status,
         list.into_iter()
             .map(|v| {
-                let pointer = v.pointer();
+                let pointer = pointer(&v);
                 ErrorObject {
                     status,
                     code: v.code.to_owned(),

@@ -24,7 +24,7 @@ use portcullis_ports::store::UnitOfWork;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value, json};
 
-use crate::error::{ApiError, ErrorObject, Source, violations};
+use crate::error::{ApiError, violations, violations_at};
 use crate::jsonapi::{
     Expect, JSONAPI, invalid_relationship, read_resource_with, require_json_media_type,
     required_relationship as required, resource_response, with_self_link,
@@ -109,19 +109,7 @@ impl From<AnswerInvitationError> for ApiError {
         match error {
             // The answer's body is plain JSON: pointers name its members.
             AnswerInvitationError::Invalid(list) => {
-                let status = StatusCode::UNPROCESSABLE_ENTITY;
-                ApiError::many(
-                    status,
-                    list.into_iter()
-                        .map(|v| ErrorObject {
-                            status,
-                            code: v.code.to_owned(),
-                            title: "Invalid attribute".to_owned(),
-                            detail: v.detail,
-                            source: Some(Source::Pointer(format!("/{}", v.field))),
-                        })
-                        .collect(),
-                )
+                violations_at(list, |v| format!("/{}", v.field))
             }
             AnswerInvitationError::NotFound => not_found(),
             AnswerInvitationError::NotPending(status) => not_pending(status),

@@ -22,33 +22,19 @@ use portcullis_ports::store::{
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::Ports;
+use crate::memberships::first_unknown_role;
 use crate::paging::{Page, PageParams};
 use crate::principal::Actor;
 use crate::representation;
 use crate::users::{email_violation, parse_name, parse_password};
 pub use crate::validation::FieldViolation;
-use crate::validation::parse_expiry;
+use crate::validation::{Lifetimes, parse_expiry};
 
 /// The actor named in the events of the invitee's answers.
 pub const INVITEE_ACTOR: &str = "invitee";
 
 /// How long invitations stay answerable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct InvitationLimits {
-    /// Lifetime of an invitation created without `expires_at`, in seconds.
-    pub default_ttl_seconds: i64,
-    /// Latest `expires_at` a caller may ask for, in seconds from now.
-    pub max_ttl_seconds: i64,
-}
-
-impl Default for InvitationLimits {
-    fn default() -> Self {
-        Self {
-            default_ttl_seconds: 7 * 24 * 3600,
-            max_ttl_seconds: 30 * 24 * 3600,
-        }
-    }
-}
+pub type InvitationLimits = Lifetimes;
 
 /// A new invitation as the caller sent it; values are checked by the service.
 #[derive(Debug, Clone)]
@@ -188,20 +174,6 @@ pub struct InvitationFilter {
     pub status: Option<InvitationStatus>,
     /// Only the invitations of this address.
     pub email: Option<Email>,
-}
-
-/// The index of the first role of `roles` that is not of `env`, if any.
-fn first_unknown_role(
-    tx: &mut dyn Tx,
-    env: portcullis_domain::EnvironmentId,
-    roles: &[RoleId],
-) -> Result<Option<usize>, StoreError> {
-    for (index, role) in roles.iter().enumerate() {
-        if tx.find_role(env, *role)?.is_none() {
-            return Ok(Some(index));
-        }
-    }
-    Ok(None)
 }
 
 /// Whether `user` is a member of `organization`.
@@ -634,7 +606,7 @@ mod tests {
     fn service(tx: MockTx) -> (InvitationService<InlineUow>, InlineUow) {
         let uow = InlineUow::new(tx);
         (
-            InvitationService::new(fixed_ports(uow.clone(), None), InvitationLimits::default()),
+            InvitationService::new(fixed_ports(uow.clone(), None), Lifetimes::INVITATIONS),
             uow,
         )
     }

@@ -85,7 +85,7 @@ pub struct MembershipFilter {
 }
 
 /// The index of the first role of `roles` that is not of `env`, if any.
-fn first_unknown_role(
+pub(crate) fn first_unknown_role(
     tx: &mut dyn Tx,
     env: portcullis_domain::EnvironmentId,
     roles: &[RoleId],

@@ -14,25 +14,10 @@ use crate::paging::{Page, PageParams};
 use crate::principal::Actor;
 use crate::representation;
 pub use crate::validation::FieldViolation;
-use crate::validation::parse_expiry;
+use crate::validation::{Lifetimes, parse_expiry};
 
 /// How long sessions last.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SessionLimits {
-    /// Lifetime of a session created without `expires_at`, in seconds.
-    pub default_ttl_seconds: i64,
-    /// Latest `expires_at` a caller may ask for, in seconds from now.
-    pub max_ttl_seconds: i64,
-}
-
-impl Default for SessionLimits {
-    fn default() -> Self {
-        Self {
-            default_ttl_seconds: 30 * 24 * 3600,
-            max_ttl_seconds: 365 * 24 * 3600,
-        }
-    }
-}
+pub type SessionLimits = Lifetimes;
 
 /// A new session as the caller sent it; values are checked by the service.
 #[derive(Debug, Clone)]
@@ -372,7 +357,7 @@ mod tests {
     fn service(tx: MockTx) -> (SessionService<InlineUow>, InlineUow) {
         let uow = InlineUow::new(tx);
         (
-            SessionService::new(fixed_ports(uow.clone(), None), SessionLimits::default()),
+            SessionService::new(fixed_ports(uow.clone(), None), Lifetimes::SESSIONS),
             uow,
         )
     }

@@ -59,6 +59,28 @@ pub(crate) fn parse_description(
         .ok()
 }
 
+/// How long a created thing lasts (sessions, invitations), in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lifetimes {
+    /// Lifetime of one created without `expires_at`.
+    pub default_ttl_seconds: i64,
+    /// Latest `expires_at` a create may ask for, from now.
+    pub max_ttl_seconds: i64,
+}
+
+impl Lifetimes {
+    /// Sessions: 30 days by default, a year at most.
+    pub const SESSIONS: Self = Self {
+        default_ttl_seconds: 30 * 24 * 3600,
+        max_ttl_seconds: 365 * 24 * 3600,
+    };
+    /// Invitations: 7 days by default, 30 at most.
+    pub const INVITATIONS: Self = Self {
+        default_ttl_seconds: 7 * 24 * 3600,
+        max_ttl_seconds: 30 * 24 * 3600,
+    };
+}
+
 /// Parses an `expires_at` attribute: an RFC 3339 instant after `now` and
 /// at most `max_ttl_seconds` later, recording a violation otherwise.
 pub(crate) fn parse_expiry(
