@@ -7,9 +7,11 @@ use portcullis_ports::store::UnitOfWork;
 use crate::error::ApiError;
 use crate::sessions;
 use crate::{
-    client_grants, clients, connections, health, oauth, permissions, resource_servers,
-    role_permissions, roles, scopes, signing_keys, user_roles, users,
+    client_grants, clients, connections, health, joins, oauth, permissions, resource_servers,
+    roles, scopes, signing_keys, users,
 };
+use portcullis_application::role_permissions::RolePermissions;
+use portcullis_application::user_roles::UserRoles;
 
 fn not_allowed(allow: &'static str) -> Route {
     web::route().to(move || async move {
@@ -133,26 +135,26 @@ pub fn configure<U: UnitOfWork>(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::resource("/api/role-permissions")
-            .route(web::get().to(role_permissions::list::<U>))
-            .route(web::post().to(role_permissions::create::<U>))
+            .route(web::get().to(joins::list::<U, RolePermissions>))
+            .route(web::post().to(joins::create::<U, RolePermissions>))
             .default_service(not_allowed("GET, POST")),
     )
     .service(
         web::resource("/api/role-permissions/{id}")
-            .route(web::get().to(role_permissions::get::<U>))
-            .route(web::delete().to(role_permissions::delete::<U>))
+            .route(web::get().to(joins::get::<U, RolePermissions>))
+            .route(web::delete().to(joins::delete::<U, RolePermissions>))
             .default_service(not_allowed("GET, DELETE")),
     )
     .service(
         web::resource("/api/user-roles")
-            .route(web::get().to(user_roles::list::<U>))
-            .route(web::post().to(user_roles::create::<U>))
+            .route(web::get().to(joins::list::<U, UserRoles>))
+            .route(web::post().to(joins::create::<U, UserRoles>))
             .default_service(not_allowed("GET, POST")),
     )
     .service(
         web::resource("/api/user-roles/{id}")
-            .route(web::get().to(user_roles::get::<U>))
-            .route(web::delete().to(user_roles::delete::<U>))
+            .route(web::get().to(joins::get::<U, UserRoles>))
+            .route(web::delete().to(joins::delete::<U, UserRoles>))
             .default_service(not_allowed("GET, DELETE")),
     )
     .service(

@@ -17,6 +17,7 @@ pub mod environments;
 pub mod event_types;
 pub mod events;
 pub mod invitations;
+pub mod joins;
 pub mod keys;
 pub mod memberships;
 pub mod organizations;

@@ -1,186 +1,121 @@
 //! The role-permissions collection: grant a permission to a role, read,
-//! list (by role or permission) and revoke the grants of an environment.
-//! Both ends must be of the caller's environment; a pair is granted once.
-//! Every change commits with its audit event.
+//! list (by role or permission) and revoke the grants of an environment,
+//! as a [`JoinKind`] of the generic join service: the role is the first
+//! end, the permission the second.
 
 use portcullis_domain::access::RolePermission;
-use portcullis_domain::{PermissionId, RoleId, RolePermissionId};
-use portcullis_ports::store::{RolePermissionQuery, StoreError, Unique, UnitOfWork};
+use portcullis_domain::{EnvironmentId, PermissionId, RoleId, RolePermissionId, Timestamp};
+use portcullis_ports::store::{Keyset, RolePermissionQuery, StoreError, Tx, Unique};
+use serde_json::Value;
 
-use crate::Ports;
-use crate::paging::{Page, PageParams};
-use crate::principal::Actor;
+pub use crate::joins::{
+    CreateJoinError as CreateRolePermissionError, JoinLookupError as RolePermissionLookupError,
+};
+use crate::joins::{JoinFilter, JoinKind, JoinService};
 use crate::representation;
 
-/// Why a grant was not created.
-#[derive(Debug, thiserror::Error)]
-pub enum CreateRolePermissionError {
-    /// No such role in the environment.
-    #[error("role not found in this environment")]
-    UnknownRole,
-    /// No such permission in the environment.
-    #[error("permission not found in this environment")]
-    UnknownPermission,
-    /// The role already has the permission.
-    #[error("the role already has this permission")]
-    Duplicate,
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
+/// Permissions granted to roles.
+#[derive(Debug)]
+pub struct RolePermissions;
 
-/// Why a grant could not be read or deleted.
-#[derive(Debug, thiserror::Error)]
-pub enum RolePermissionLookupError {
-    /// No such grant in the environment.
-    #[error("role permission not found")]
-    NotFound,
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-/// Filters of a listing.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RolePermissionFilter {
-    /// Only the grants of this role.
-    pub role: Option<RoleId>,
-    /// Only the grants of this permission.
-    pub permission: Option<PermissionId>,
-}
+/// Filters of a listing: `left` is the role, `right` the permission.
+pub type RolePermissionFilter = JoinFilter<RoleId, PermissionId>;
 
 /// The role-permissions collection.
-pub struct RolePermissionService<U> {
-    ports: Ports<U>,
-}
+pub type RolePermissionService<U> = JoinService<U, RolePermissions>;
 
-impl<U> std::fmt::Debug for RolePermissionService<U> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RolePermissionService")
-            .finish_non_exhaustive()
-    }
-}
+impl JoinKind for RolePermissions {
+    type Join = RolePermission;
+    type Id = RolePermissionId;
+    type Left = RoleId;
+    type Right = PermissionId;
 
-impl<U: UnitOfWork> RolePermissionService<U> {
-    /// A service on `ports`.
-    pub fn new(ports: Ports<U>) -> Self {
-        Self { ports }
-    }
+    const CREATED: &'static str = "role_permission.created";
+    const DELETED: &'static str = "role_permission.deleted";
+    const UNIQUE: Unique = Unique::RolePermission;
 
-    /// Grants `permission` to `role`.
-    ///
-    /// # Errors
-    /// [`CreateRolePermissionError`].
-    pub async fn create(
-        &self,
-        actor: &Actor,
+    fn link(
+        id: ulid::Ulid,
+        environment: EnvironmentId,
         role: RoleId,
         permission: PermissionId,
-    ) -> Result<RolePermission, CreateRolePermissionError> {
-        let env = actor.environment_id();
-        let join = RolePermission::grant(
-            RolePermissionId::from_ulid(self.ports.ids.next_ulid()),
-            env,
+        now: Timestamp,
+    ) -> RolePermission {
+        RolePermission::grant(
+            RolePermissionId::from_ulid(id),
+            environment,
             role,
             permission,
-            self.ports.clock.now(),
-        );
-        let event = self.ports.event(
-            actor,
-            "role_permission.created",
-            &representation::role_permission(&join),
-        );
-        let stored = join.clone();
-        self.ports
-            .store
-            .transaction(move |tx| {
-                // Both ends must exist in the caller's environment.
-                if tx.find_role(env, role)?.is_none() {
-                    return Err(CreateRolePermissionError::UnknownRole);
-                }
-                if tx.find_permission(env, permission)?.is_none() {
-                    return Err(CreateRolePermissionError::UnknownPermission);
-                }
-                tx.insert_role_permission(&stored).map_err(|e| match e {
-                    StoreError::Conflict(Unique::RolePermission) => {
-                        CreateRolePermissionError::Duplicate
-                    }
-                    other => other.into(),
-                })?;
-                tx.append_event(&event)?;
-                Ok(())
-            })
-            .await?;
-        Ok(join)
+            now,
+        )
     }
 
-    /// One grant.
-    ///
-    /// # Errors
-    /// [`RolePermissionLookupError`].
-    pub async fn get(
-        &self,
-        actor: &Actor,
+    fn id(join: &RolePermission) -> RolePermissionId {
+        join.id
+    }
+
+    fn parse_id(raw: &str) -> Option<RolePermissionId> {
+        RolePermissionId::parse(raw).ok()
+    }
+
+    fn represent(join: &RolePermission) -> Value {
+        representation::role_permission(join)
+    }
+
+    fn left_exists(tx: &mut dyn Tx, env: EnvironmentId, role: RoleId) -> Result<bool, StoreError> {
+        Ok(tx.find_role(env, role)?.is_some())
+    }
+
+    fn right_exists(
+        tx: &mut dyn Tx,
+        env: EnvironmentId,
+        permission: PermissionId,
+    ) -> Result<bool, StoreError> {
+        Ok(tx.find_permission(env, permission)?.is_some())
+    }
+
+    fn insert(tx: &mut dyn Tx, join: &RolePermission) -> Result<(), StoreError> {
+        tx.insert_role_permission(join)
+    }
+
+    fn find(
+        tx: &mut dyn Tx,
+        env: EnvironmentId,
         id: RolePermissionId,
-    ) -> Result<RolePermission, RolePermissionLookupError> {
-        let env = actor.environment_id();
-        self.ports
-            .store
-            .read(move |tx| tx.find_role_permission(env, id))
-            .await?
-            .ok_or(RolePermissionLookupError::NotFound)
+    ) -> Result<Option<RolePermission>, StoreError> {
+        tx.find_role_permission(env, id)
     }
 
-    /// One page of grants, in creation order.
-    ///
-    /// # Errors
-    /// The store's failure.
-    pub async fn list(
-        &self,
-        actor: &Actor,
+    fn delete(
+        tx: &mut dyn Tx,
+        env: EnvironmentId,
+        id: RolePermissionId,
+    ) -> Result<bool, StoreError> {
+        tx.delete_role_permission(env, id)
+    }
+
+    fn list(
+        tx: &mut dyn Tx,
+        env: EnvironmentId,
         filter: RolePermissionFilter,
-        page: PageParams,
-    ) -> Result<Page<RolePermission>, StoreError> {
-        let env = actor.environment_id();
-        let query = RolePermissionQuery {
-            role: filter.role,
-            permission: filter.permission,
-            page: page.keyset(),
-        };
-        let rows = self
-            .ports
-            .store
-            .read(move |tx| tx.list_role_permissions(env, &query))
-            .await?;
-        Ok(page.page(rows, |join| join.id.to_string()))
-    }
-
-    /// Revokes a grant.
-    ///
-    /// # Errors
-    /// [`RolePermissionLookupError`].
-    pub async fn delete(
-        &self,
-        actor: &Actor,
-        id: RolePermissionId,
-    ) -> Result<(), RolePermissionLookupError> {
-        let env = actor.environment_id();
-        self.ports
-            .delete_recorded(
-                actor,
-                "role_permission.deleted",
-                move |tx| tx.find_role_permission(env, id),
-                move |tx| tx.delete_role_permission(env, id),
-                representation::role_permission,
-                || RolePermissionLookupError::NotFound,
-            )
-            .await
+        page: Keyset,
+    ) -> Result<Vec<RolePermission>, StoreError> {
+        tx.list_role_permissions(
+            env,
+            &RolePermissionQuery {
+                role: filter.left,
+                permission: filter.right,
+                page,
+            },
+        )
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::paging::PageParams;
+    use crate::principal::Actor;
     use crate::testing::{fixed_ports, now};
     use portcullis_domain::access::{Description, Permission, PermissionName, Role, RoleName};
     use portcullis_domain::{EnvironmentId, Timestamp};
@@ -287,7 +222,7 @@ mod tests {
         let err = roles_missing
             .create(&actor(), role_id(), permission_id())
             .await;
-        assert!(matches!(err, Err(CreateRolePermissionError::UnknownRole)));
+        assert!(matches!(err, Err(CreateRolePermissionError::UnknownLeft)));
         assert_eq!(uow.log().rolled_back, 1);
 
         let mut tx = MockTx::new();
@@ -295,10 +230,7 @@ mod tests {
         tx.expect_find_permission().returning(|_, _| Ok(None));
         let (service, uow) = service(tx);
         let err = service.create(&actor(), role_id(), permission_id()).await;
-        assert!(matches!(
-            err,
-            Err(CreateRolePermissionError::UnknownPermission)
-        ));
+        assert!(matches!(err, Err(CreateRolePermissionError::UnknownRight)));
         assert_eq!(uow.log().rolled_back, 1);
     }
 
@@ -372,8 +304,8 @@ mod tests {
             });
         let (service, uow) = service(tx);
         let filter = RolePermissionFilter {
-            role: Some(role_id()),
-            permission: None,
+            left: Some(role_id()),
+            right: None,
         };
         let page = PageParams {
             size: 2,

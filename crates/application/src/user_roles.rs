@@ -1,179 +1,107 @@
-//! The user-roles collection: assign a role to a user, read,
-//! list (by user or role) and remove the assignments of an environment.
-//! Both ends must be of the caller's environment; a pair is assigned once.
-//! Every change commits with its audit event.
+//! The user-roles collection: assign a role to a user, read, list (by user
+//! or role) and remove the assignments of an environment, as a
+//! [`JoinKind`] of the generic join service: the user is the first end,
+//! the role the second.
 
 use portcullis_domain::access::UserRole;
-use portcullis_domain::{RoleId, UserId, UserRoleId};
-use portcullis_ports::store::{StoreError, Unique, UnitOfWork, UserRoleQuery};
+use portcullis_domain::{EnvironmentId, RoleId, Timestamp, UserId, UserRoleId};
+use portcullis_ports::store::{Keyset, StoreError, Tx, Unique, UserRoleQuery};
+use serde_json::Value;
 
-use crate::Ports;
-use crate::paging::{Page, PageParams};
-use crate::principal::Actor;
+pub use crate::joins::{
+    CreateJoinError as CreateUserRoleError, JoinLookupError as UserRoleLookupError,
+};
+use crate::joins::{JoinFilter, JoinKind, JoinService};
 use crate::representation;
 
-/// Why an assignment was not created.
-#[derive(Debug, thiserror::Error)]
-pub enum CreateUserRoleError {
-    /// No such user in the environment.
-    #[error("user not found in this environment")]
-    UnknownUser,
-    /// No such role in the environment.
-    #[error("role not found in this environment")]
-    UnknownRole,
-    /// The user already has the role.
-    #[error("the user already has this role")]
-    Duplicate,
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
+/// Roles held by users.
+#[derive(Debug)]
+pub struct UserRoles;
 
-/// Why an assignment could not be read or deleted.
-#[derive(Debug, thiserror::Error)]
-pub enum UserRoleLookupError {
-    /// No such assignment in the environment.
-    #[error("user role not found")]
-    NotFound,
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-/// Filters of a listing.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct UserRoleFilter {
-    /// Only the assignments of this user.
-    pub user: Option<UserId>,
-    /// Only the assignments of this role.
-    pub role: Option<RoleId>,
-}
+/// Filters of a listing: `left` is the user, `right` the role.
+pub type UserRoleFilter = JoinFilter<UserId, RoleId>;
 
 /// The user-roles collection.
-pub struct UserRoleService<U> {
-    ports: Ports<U>,
-}
+pub type UserRoleService<U> = JoinService<U, UserRoles>;
 
-impl<U> std::fmt::Debug for UserRoleService<U> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UserRoleService").finish_non_exhaustive()
-    }
-}
+impl JoinKind for UserRoles {
+    type Join = UserRole;
+    type Id = UserRoleId;
+    type Left = UserId;
+    type Right = RoleId;
 
-impl<U: UnitOfWork> UserRoleService<U> {
-    /// A service on `ports`.
-    pub fn new(ports: Ports<U>) -> Self {
-        Self { ports }
-    }
+    const CREATED: &'static str = "user_role.created";
+    const DELETED: &'static str = "user_role.deleted";
+    const UNIQUE: Unique = Unique::UserRole;
 
-    /// Assigns `role` to `user`.
-    ///
-    /// # Errors
-    /// [`CreateUserRoleError`].
-    pub async fn create(
-        &self,
-        actor: &Actor,
+    fn link(
+        id: ulid::Ulid,
+        environment: EnvironmentId,
         user: UserId,
         role: RoleId,
-    ) -> Result<UserRole, CreateUserRoleError> {
-        let env = actor.environment_id();
-        let join = UserRole::assign(
-            UserRoleId::from_ulid(self.ports.ids.next_ulid()),
-            env,
-            user,
-            role,
-            self.ports.clock.now(),
-        );
-        let event = self.ports.event(
-            actor,
-            "user_role.created",
-            &representation::user_role(&join),
-        );
-        let stored = join.clone();
-        self.ports
-            .store
-            .transaction(move |tx| {
-                // Both ends must exist in the caller's environment.
-                if tx.find_user(env, user)?.is_none() {
-                    return Err(CreateUserRoleError::UnknownUser);
-                }
-                if tx.find_role(env, role)?.is_none() {
-                    return Err(CreateUserRoleError::UnknownRole);
-                }
-                tx.insert_user_role(&stored).map_err(|e| match e {
-                    StoreError::Conflict(Unique::UserRole) => CreateUserRoleError::Duplicate,
-                    other => other.into(),
-                })?;
-                tx.append_event(&event)?;
-                Ok(())
-            })
-            .await?;
-        Ok(join)
+        now: Timestamp,
+    ) -> UserRole {
+        UserRole::assign(UserRoleId::from_ulid(id), environment, user, role, now)
     }
 
-    /// One assignment.
-    ///
-    /// # Errors
-    /// [`UserRoleLookupError`].
-    pub async fn get(
-        &self,
-        actor: &Actor,
+    fn id(join: &UserRole) -> UserRoleId {
+        join.id
+    }
+
+    fn parse_id(raw: &str) -> Option<UserRoleId> {
+        UserRoleId::parse(raw).ok()
+    }
+
+    fn represent(join: &UserRole) -> Value {
+        representation::user_role(join)
+    }
+
+    fn left_exists(tx: &mut dyn Tx, env: EnvironmentId, user: UserId) -> Result<bool, StoreError> {
+        Ok(tx.find_user(env, user)?.is_some())
+    }
+
+    fn right_exists(tx: &mut dyn Tx, env: EnvironmentId, role: RoleId) -> Result<bool, StoreError> {
+        Ok(tx.find_role(env, role)?.is_some())
+    }
+
+    fn insert(tx: &mut dyn Tx, join: &UserRole) -> Result<(), StoreError> {
+        tx.insert_user_role(join)
+    }
+
+    fn find(
+        tx: &mut dyn Tx,
+        env: EnvironmentId,
         id: UserRoleId,
-    ) -> Result<UserRole, UserRoleLookupError> {
-        let env = actor.environment_id();
-        self.ports
-            .store
-            .read(move |tx| tx.find_user_role(env, id))
-            .await?
-            .ok_or(UserRoleLookupError::NotFound)
+    ) -> Result<Option<UserRole>, StoreError> {
+        tx.find_user_role(env, id)
     }
 
-    /// One page of assignments, in creation order.
-    ///
-    /// # Errors
-    /// The store's failure.
-    pub async fn list(
-        &self,
-        actor: &Actor,
+    fn delete(tx: &mut dyn Tx, env: EnvironmentId, id: UserRoleId) -> Result<bool, StoreError> {
+        tx.delete_user_role(env, id)
+    }
+
+    fn list(
+        tx: &mut dyn Tx,
+        env: EnvironmentId,
         filter: UserRoleFilter,
-        page: PageParams,
-    ) -> Result<Page<UserRole>, StoreError> {
-        let env = actor.environment_id();
-        let query = UserRoleQuery {
-            user: filter.user,
-            role: filter.role,
-            page: page.keyset(),
-        };
-        let rows = self
-            .ports
-            .store
-            .read(move |tx| tx.list_user_roles(env, &query))
-            .await?;
-        Ok(page.page(rows, |join| join.id.to_string()))
-    }
-
-    /// Removes an assignment.
-    ///
-    /// # Errors
-    /// [`UserRoleLookupError`].
-    pub async fn delete(&self, actor: &Actor, id: UserRoleId) -> Result<(), UserRoleLookupError> {
-        let env = actor.environment_id();
-        self.ports
-            .delete_recorded(
-                actor,
-                "user_role.deleted",
-                move |tx| tx.find_user_role(env, id),
-                move |tx| tx.delete_user_role(env, id),
-                representation::user_role,
-                || UserRoleLookupError::NotFound,
-            )
-            .await
+        page: Keyset,
+    ) -> Result<Vec<UserRole>, StoreError> {
+        tx.list_user_roles(
+            env,
+            &UserRoleQuery {
+                user: filter.left,
+                role: filter.right,
+                page,
+            },
+        )
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::paging::PageParams;
+    use crate::principal::Actor;
     use crate::testing::{fixed_ports, now};
     use portcullis_domain::access::{Description, Role, RoleName};
     use portcullis_domain::user::{Email, NewUser, User};
@@ -275,7 +203,7 @@ mod tests {
         tx.expect_find_user().times(1).returning(|_, _| Ok(None));
         let (users_missing, uow) = service(tx);
         let err = users_missing.create(&actor(), user_id(), role_id()).await;
-        assert!(matches!(err, Err(CreateUserRoleError::UnknownUser)));
+        assert!(matches!(err, Err(CreateUserRoleError::UnknownLeft)));
         assert_eq!(uow.log().rolled_back, 1);
 
         let mut tx = MockTx::new();
@@ -283,7 +211,7 @@ mod tests {
         tx.expect_find_role().returning(|_, _| Ok(None));
         let (service, uow) = service(tx);
         let err = service.create(&actor(), user_id(), role_id()).await;
-        assert!(matches!(err, Err(CreateUserRoleError::UnknownRole)));
+        assert!(matches!(err, Err(CreateUserRoleError::UnknownRight)));
         assert_eq!(uow.log().rolled_back, 1);
     }
 
@@ -357,8 +285,8 @@ mod tests {
             });
         let (service, uow) = service(tx);
         let filter = UserRoleFilter {
-            user: Some(user_id()),
-            role: None,
+            left: Some(user_id()),
+            right: None,
         };
         let page = PageParams {
             size: 2,
