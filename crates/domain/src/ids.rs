@@ -85,6 +85,10 @@ typed_id! {
     OrganizationId,
     /// Identifies a membership of a user in an organization.
     MembershipId,
+    /// Identifies an action (operator-written JavaScript).
+    ActionId,
+    /// Identifies one recorded run of an action.
+    ActionExecutionId,
 }
 
 #[cfg(test)]

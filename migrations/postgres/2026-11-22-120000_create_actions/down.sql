@@ -1,0 +1,2 @@
+DROP TABLE action_executions;
+DROP TABLE actions;
