@@ -7,7 +7,7 @@ use portcullis_ports::store::UnitOfWork;
 use crate::error::ApiError;
 use crate::sessions;
 use crate::{
-    client_grants, clients, connections, health, oauth, permissions, resource_servers,
+    actions, client_grants, clients, connections, health, oauth, permissions, resource_servers,
     role_permissions, roles, scopes, signing_keys, user_roles, users,
 };
 
@@ -104,6 +104,24 @@ pub fn configure<U: UnitOfWork>(cfg: &mut web::ServiceConfig) {
             .route(web::patch().to(permissions::update::<U>))
             .route(web::delete().to(permissions::delete::<U>))
             .default_service(not_allowed("GET, PATCH, DELETE")),
+    )
+    .service(
+        web::resource("/api/actions")
+            .route(web::get().to(actions::list::<U>))
+            .route(web::post().to(actions::create::<U>))
+            .default_service(not_allowed("GET, POST")),
+    )
+    .service(
+        web::resource("/api/actions/{id}")
+            .route(web::get().to(actions::get::<U>))
+            .route(web::patch().to(actions::update::<U>))
+            .route(web::delete().to(actions::delete::<U>))
+            .default_service(not_allowed("GET, PATCH, DELETE")),
+    )
+    .service(
+        web::resource("/api/actions/{id}/executions")
+            .route(web::get().to(actions::executions::<U>))
+            .default_service(not_allowed("GET")),
     )
     .service(
         web::resource("/api/connections")

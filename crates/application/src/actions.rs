@@ -124,12 +124,15 @@ fn required(field: &'static str, code: &'static str, violations: &mut Vec<FieldV
     ));
 }
 
+/// What a load found (`None`: no action), and when.
+type Remembered = (Option<Arc<Action>>, Timestamp);
+
 /// The action of each (environment, trigger), remembered by the token path
 /// so that issuing a token reads no store for it; `None` (no action) is
 /// remembered too. Every action write calls [`ActionMemo::forget`].
 pub struct ActionMemo {
     ttl_seconds: i64,
-    entries: RwLock<HashMap<(EnvironmentId, Trigger), (Option<Arc<Action>>, Timestamp)>>,
+    entries: RwLock<HashMap<(EnvironmentId, Trigger), Remembered>>,
     /// Bumped by every forget: a load that started before it is not kept.
     generation: AtomicU64,
 }
