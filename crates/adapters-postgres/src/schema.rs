@@ -250,6 +250,8 @@ diesel::table! {
         expires_at -> Timestamp,
         /// Revocation time (UTC), if revoked.
         revoked_at -> Nullable<Timestamp>,
+        /// Claims a `pre_token` action added (JSON object text), for introspection.
+        custom_claims -> Nullable<Text>,
     }
 }
 

@@ -45,3 +45,6 @@ CREATE TABLE action_executions (
 CREATE INDEX action_executions_action_id_id_idx ON action_executions (action_id, id);
 COMMENT ON TABLE action_executions IS 'Recent runs of actions (the most recent N per action are kept).';
 COMMENT ON COLUMN action_executions.error IS 'What went wrong, or on ok what was ignored (reserved claims); never a secret.';
+
+-- What a pre_token action added to an opaque token, shown by introspection.
+ALTER TABLE access_tokens ADD COLUMN custom_claims TEXT;

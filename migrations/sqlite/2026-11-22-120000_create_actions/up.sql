@@ -36,3 +36,6 @@ CREATE TABLE action_executions (
     CONSTRAINT action_executions_duration_ms_check CHECK (duration_ms >= 0)
 );
 CREATE INDEX action_executions_action_id_id_idx ON action_executions (action_id, id);
+
+-- What a pre_token action added to an opaque token, shown by introspection.
+ALTER TABLE access_tokens ADD COLUMN custom_claims TEXT;

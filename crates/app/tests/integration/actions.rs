@@ -74,13 +74,19 @@ async fn executions(app: &TestApp, token: &str, action: &str, count: usize) -> V
 }
 
 /// A second machine client with a grant on the Management API; returns its credentials.
-async fn other_client(app: &TestApp, token: &str, name: &str) -> (String, String) {
+async fn other_client(
+    app: &TestApp,
+    token: &str,
+    name: &str,
+    token_format: &str,
+) -> (String, String) {
     let created = app
         .post(
             "/api/clients",
             token,
             &json!({"data": {"type": "client", "attributes": {
-                "name": name, "client_type": "confidential", "grant_types": ["client_credentials"]
+                "name": name, "client_type": "confidential", "grant_types": ["client_credentials"],
+                "token_format": token_format
             }}}),
         )
         .await;
@@ -433,7 +439,7 @@ async fn a_disabled_action_does_not_run(store: Store) {
 async fn tokens_for_other_clients_flow_while_one_action_loops(store: Store) {
     let app = spawn_app(store).await;
     let token = app.token(None).await;
-    let (slow_id, slow_secret) = other_client(&app, &token, "Slow").await;
+    let (slow_id, slow_secret) = other_client(&app, &token, "Slow", "jwt").await;
     pre_token(
         &app,
         &token,
@@ -478,7 +484,50 @@ async fn tokens_for_other_clients_flow_while_one_action_loops(store: Store) {
     );
 }
 
+async fn opaque_tokens_get_the_same_treatment(store: Store) {
+    let app = spawn_app(store).await;
+    let token = app.token(None).await;
+    let (opaque_id, opaque_secret) = other_client(&app, &token, "Opaque", "opaque").await;
+    pre_token(
+        &app,
+        &token,
+        "export default async function(event) {\n  return { claims: { tier: 'gold', aud: 'https://evil.example', active: false, seen: event.claims.jti.length } };\n}",
+    )
+    .await;
+    let response = token_response_for(&app, (&opaque_id, &opaque_secret)).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    let opaque = body["access_token"].as_str().unwrap().to_owned();
+    assert!(!opaque.contains('.'), "an opaque token");
+    let introspected: Value = app
+        .client
+        .post(format!("{}/oauth/introspect", app.base))
+        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+        .form(&[("token", opaque.as_str())])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(introspected["active"], true, "{introspected}");
+    assert_eq!(introspected["tier"], "gold", "{introspected}");
+    assert_eq!(introspected["seen"], 26, "the action saw the token's jti");
+    assert_eq!(introspected["sub"], opaque_id.as_str());
+    assert_ne!(
+        introspected["aud"], "https://evil.example",
+        "reserved claims kept"
+    );
+    let jwt_claims = claims_of(&app.token(None).await);
+    assert_eq!(jwt_claims["tier"], "gold", "JWTs get the same claims");
+    assert_eq!(
+        jwt_claims["active"], false,
+        "active is not reserved in a JWT"
+    );
+}
+
 on_both_stores!(
+    opaque_tokens_get_the_same_treatment,
     an_action_goes_through_create_read_update_and_delete,
     bad_input_is_refused_with_pointers_and_the_engine_message,
     the_seed_example_runs_as_written_on_every_token,
