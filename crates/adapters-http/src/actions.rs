@@ -8,8 +8,8 @@ use portcullis_application::actions::{
     ActionLookupError, CreateAction, CreateActionError, UpdateAction, UpdateActionError,
 };
 use portcullis_application::representation;
-use portcullis_domain::ActionId;
 use portcullis_domain::action::Trigger;
+use portcullis_domain::{ActionExecutionId, ActionId};
 use portcullis_ports::store::UnitOfWork;
 
 use crate::error::{ApiError, violations};
@@ -191,6 +191,27 @@ pub async fn delete<U: UnitOfWork>(
     let actor = caller.require("actions:delete")?;
     state.actions.delete(&actor, action_id(&path)?).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// `GET /api/actions/{id}/executions/{execution_id}`.
+pub async fn execution<U: UnitOfWork>(
+    request: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState<U>>,
+) -> Result<HttpResponse, ApiError> {
+    let caller = authenticate(&request, &state).await?;
+    let actor = caller.require("actions:read")?;
+    let (action, execution) = path.into_inner();
+    let action = action_id(&action)?;
+    let id = ActionExecutionId::parse(&execution)
+        .map_err(|_| ApiError::not_found(format!("no execution with id `{execution}`")))?;
+    let found = state.actions.execution(&actor, action, id).await?;
+    let link = caller.url(&format!("/api/actions/{action}/executions/{id}"));
+    Ok(resource_response(
+        StatusCode::OK,
+        representation::action_execution(&found),
+        &link,
+    ))
 }
 
 /// `GET /api/actions/{id}/executions`: most recent first by default.

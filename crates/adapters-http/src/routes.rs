@@ -124,6 +124,11 @@ pub fn configure<U: UnitOfWork>(cfg: &mut web::ServiceConfig) {
             .default_service(not_allowed("GET")),
     )
     .service(
+        web::resource("/api/actions/{id}/executions/{execution_id}")
+            .route(web::get().to(actions::execution::<U>))
+            .default_service(not_allowed("GET")),
+    )
+    .service(
         web::resource("/api/connections")
             .route(web::get().to(connections::list::<U>))
             .route(web::post().to(connections::create::<U>))

@@ -14,7 +14,7 @@ use portcullis_domain::action::{
     Action, ActionChanges, ActionCode, ActionCodeError, ActionExecution, ActionName, NewAction,
     Trigger,
 };
-use portcullis_domain::{ActionId, EnvironmentId, Timestamp};
+use portcullis_domain::{ActionExecutionId, ActionId, EnvironmentId, Timestamp};
 use portcullis_ports::actions::ActionRunner;
 use portcullis_ports::store::{StoreError, Unique, UnitOfWork};
 
@@ -423,6 +423,24 @@ impl<U: UnitOfWork> ActionService<U> {
             .await;
         self.memo.forget(env);
         deleted
+    }
+
+    /// One recorded run of an action.
+    ///
+    /// # Errors
+    /// [`ActionLookupError::NotFound`] for an unknown action or run.
+    pub async fn execution(
+        &self,
+        actor: &Actor,
+        action: ActionId,
+        id: ActionExecutionId,
+    ) -> Result<ActionExecution, ActionLookupError> {
+        let env = actor.environment_id();
+        self.ports
+            .store
+            .read(move |tx| tx.find_action_execution(env, action, id))
+            .await?
+            .ok_or(ActionLookupError::NotFound)
     }
 
     /// One page of an action's recorded runs; `page.descending` is most

@@ -922,6 +922,16 @@ pub trait ActionRepo {
         action: portcullis_domain::ActionId,
         page: &Keyset,
     ) -> Result<Vec<portcullis_domain::action::ActionExecution>, StoreError>;
+    /// One recorded run of an action.
+    ///
+    /// # Errors
+    /// Backend failures; `Corrupt` for rows that break invariants.
+    fn find_action_execution(
+        &mut self,
+        environment: EnvironmentId,
+        action: portcullis_domain::ActionId,
+        id: portcullis_domain::ActionExecutionId,
+    ) -> Result<Option<portcullis_domain::action::ActionExecution>, StoreError>;
     /// Deletes all but the `keep` most recent runs of an action; returns how many went.
     ///
     /// # Errors

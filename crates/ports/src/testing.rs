@@ -160,6 +160,7 @@ mockall::mock! {
         fn list_actions(&mut self, environment: EnvironmentId, page: &Keyset) -> Result<Vec<portcullis_domain::action::Action>, StoreError>;
         fn insert_action_executions(&mut self, executions: &[portcullis_domain::action::ActionExecution]) -> Result<(), StoreError>;
         fn list_action_executions(&mut self, environment: EnvironmentId, action: portcullis_domain::ActionId, page: &Keyset) -> Result<Vec<portcullis_domain::action::ActionExecution>, StoreError>;
+        fn find_action_execution(&mut self, environment: EnvironmentId, action: portcullis_domain::ActionId, id: portcullis_domain::ActionExecutionId) -> Result<Option<portcullis_domain::action::ActionExecution>, StoreError>;
         fn prune_action_executions(&mut self, action: portcullis_domain::ActionId, keep: u32) -> Result<u64, StoreError>;
     }
 }

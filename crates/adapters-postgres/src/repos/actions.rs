@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 use portcullis_domain::action::{Action, ActionExecution, Trigger};
-use portcullis_domain::{ActionId, EnvironmentId};
+use portcullis_domain::{ActionExecutionId, ActionId, EnvironmentId};
 use portcullis_ports::store::{ActionRepo, Keyset, StoreError};
 
 use super::DbTx;
@@ -138,6 +138,25 @@ impl ActionRepo for DbTx<'_> {
         rows.into_iter()
             .map(ActionExecutionRow::into_domain)
             .collect()
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(execution_id = %id))]
+    fn find_action_execution(
+        &mut self,
+        environment: EnvironmentId,
+        action: ActionId,
+        id: ActionExecutionId,
+    ) -> Result<Option<ActionExecution>, StoreError> {
+        let row = self.run(|conn| {
+            action_executions::table
+                .filter(action_executions::id.eq(id.to_string()))
+                .filter(action_executions::action_id.eq(action.to_string()))
+                .filter(action_executions::environment_id.eq(environment.to_string()))
+                .select(ActionExecutionRow::as_select())
+                .first(conn)
+                .optional()
+        })?;
+        row.map(ActionExecutionRow::into_domain).transpose()
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(action_id = %action))]

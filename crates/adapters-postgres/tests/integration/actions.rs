@@ -158,6 +158,17 @@ on_both_backends! {
             .unwrap();
         assert!(cross.is_empty());
 
+        let wanted = runs[3].id;
+        let one = store
+            .read(move |tx| tx.find_action_execution(env_id, action_id, wanted))
+            .await
+            .unwrap();
+        assert_eq!(one, Some(runs[3].clone()));
+        let elsewhere = store
+            .read(move |tx| tx.find_action_execution(other_id, action_id, wanted))
+            .await
+            .unwrap();
+        assert_eq!(elsewhere, None);
         let pruned = store.transaction(move |tx| tx.prune_action_executions(action_id, 4)).await.unwrap();
         assert_eq!(pruned, 2);
         let kept = store

@@ -325,6 +325,20 @@ async fn the_seed_example_runs_as_written_on_every_token(store: Store) {
         runs[0]["relationships"]["action"]["data"]["id"],
         id.as_str()
     );
+    let link = runs[0]["links"]["self"].as_str().unwrap();
+    let path = link.strip_prefix(&app.base).unwrap();
+    let one = jsonapi(app.get(path, &issued).await).await;
+    assert_eq!(one["data"]["attributes"], runs[0]["attributes"]);
+    expect_error(
+        app.get(
+            &format!("/api/actions/{id}/executions/01ARZ3NDEKTSV4RRFFQ69G5FAV"),
+            &issued,
+        )
+        .await,
+        404,
+        "not_found",
+    )
+    .await;
 }
 
 async fn returned_claims_are_added_and_reserved_claims_kept(store: Store) {
