@@ -198,6 +198,9 @@ fn merge(claims: &mut Map<String, Value>, returned: Value) -> Result<Vec<String>
             claims.insert(name, value);
         }
     }
+    // Stable whatever the map's order (serde_json's `preserve_order` may be
+    // on in a build that unifies features).
+    ignored.sort();
     Ok(ignored)
 }
 
