@@ -12,6 +12,9 @@
 #   token floor         token_floor example: actix + form parsing + josekit
 #                       signing only, loaded like the real endpoint
 #   POST /oauth/token   portcullis, client credentials with HTTP Basic
+#   POST /oauth/token, trivial pre_token action: the same with a pre_token
+#                       action that adds one claim (QuickJS, compiled code
+#                       reused; each run recorded in the background)
 #   pgbench PK select   pgbench -M prepared -c16 selecting the bench user by
 #                       primary key in the bench database
 #   GET /api/users/:id  portcullis, bearer token (a JWT)
@@ -26,8 +29,8 @@
 # Knobs (environment): BENCH_RUNS (3), BENCH_SECONDS (8), BENCH_WARMUP (2),
 # BENCH_CONNECTIONS (64), BENCH_THREADS (2, wrk threads), BENCH_NO_BUILD=1
 # (use the binaries already in target/release), BENCH_STRICT=1,
-# BENCH_ONLY="token users" (a subset of: sign floor token pgbench users
-# introspect opaque).
+# BENCH_ONLY="token users" (a subset of: sign floor token action pgbench
+# users introspect opaque).
 # PORTCULLIS_* variables (e.g. PORTCULLIS_SERVER__WORKERS,
 # PORTCULLIS_DATABASE__POOL_SIZE) pass through to the server under test.
 # Raw outputs (wrk, pgbench, server log) are kept under target/bench/<time>/.
@@ -40,7 +43,7 @@ seconds=${BENCH_SECONDS:-8}
 warmup=${BENCH_WARMUP:-2}
 connections=${BENCH_CONNECTIONS:-64}
 wrk_threads=${BENCH_THREADS:-2}
-only=" ${BENCH_ONLY:-sign floor token pgbench users introspect opaque} "
+only=" ${BENCH_ONLY:-sign floor token action pgbench users introspect opaque} "
 bench_db=portcullis_bench
 client_id=bench-client
 client_secret=bench-client-secret-0123456789abcdefghij
@@ -339,6 +342,29 @@ if wants token; then
     'portcullis|postgres|wrk' -s "$root/scripts/bench/token.lua" -H "Authorization: Basic $basic"
 fi
 
+# --- 3b. the token endpoint with a trivial pre_token action ---------------------------
+if wants action; then
+  say "creating a trivial pre_token action"
+  token=$(get_token)
+  answer=$(curl -sS -X POST "$base/api/actions" \
+    -H "Authorization: Bearer $token" -H 'Content-Type: application/vnd.api+json' \
+    -d '{"data":{"type":"action","attributes":{"name":"bench","trigger":"pre_token","code":"export default async function(event) { return { claims: { tier: \"gold\" } }; }"}}}') ||
+    die "action creation failed"
+  action_id=$(jq -r '.data.id // empty' <<<"$answer")
+  [[ -n "$action_id" ]] || die "no action id in: $answer"
+  payload=$(get_token | cut -d. -f2 | tr '_-' '/+')
+  while (( ${#payload} % 4 )); do payload+="="; done
+  claims=$(base64 -d <<<"$payload" 2>/dev/null || true)
+  [[ "$claims" == *'"tier":"gold"'* ]] || die "the action's claim is not in the token: $claims"
+  bench_wrk action "POST /oauth/token, trivial pre_token action" "$base/oauth/token" \
+    'portcullis|postgres|wrk' -s "$root/scripts/bench/token.lua" -H "Authorization: Basic $basic"
+  executions=$(curl -fsS -H "Authorization: Bearer $token" "$base/api/actions/$action_id/executions?page%5Bsize%5D=500" |
+    jq -r '[.data[].attributes.outcome] | group_by(.) | map("\(.[0]) \(length)") | join(", ")') || executions="?"
+  echo "   last 500 recorded runs by outcome: $executions"
+  curl -fsS -o /dev/null -X DELETE -H "Authorization: Bearer $token" "$base/api/actions/$action_id" ||
+    die "cannot delete the bench action"
+fi
+
 # --- 4. PostgreSQL primary-key select ceiling -----------------------------------------
 if wants pgbench; then
   say "pgbench ceiling: -n -M prepared -c16 -j2 -T$seconds, SELECT * FROM users WHERE id = '<bench user>'"
@@ -433,6 +459,8 @@ row() { # KEY LABEL CEILING_KEY CEILING_LABEL TARGET_PERCENT
   row floor "token floor (wrk -c$connections)" sign "raw signing" ""
   row token "POST /oauth/token" floor "token floor" 70
   row token "  (same, vs raw signing)" sign "raw signing" ""
+  row action "POST /oauth/token + action" floor "token floor" ""
+  row action "  (same, vs no action)" token "no action" ""
   row pgbench "pgbench PK select (-c16)" "" "" ""
   row users "GET /api/users/:id" pgbench "pgbench" 25
   row introspect "POST /oauth/introspect" pgbench "pgbench" ""

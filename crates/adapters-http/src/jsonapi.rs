@@ -89,6 +89,39 @@ impl Attributes {
         }
     }
 
+    /// Refuses, in this order: a server-set member of `read_only` (`422
+    /// read_only_attribute`), a member outside `writable` (`400
+    /// unknown_attribute`), and `null` for a member of `not_null` (`422
+    /// null_not_allowed`), each pointing at the member.
+    ///
+    /// # Errors
+    /// The first of those found.
+    pub fn writable(
+        &self,
+        read_only: &[&str],
+        writable: &[&str],
+        not_null: &[&str],
+    ) -> Result<(), ApiError> {
+        if let Some(member) = read_only.iter().find(|m| self.has(m)) {
+            return Err(ApiError::invalid(
+                "read_only_attribute",
+                format!("{member} is set by the server and cannot be written"),
+            )
+            .at(pointer(member)));
+        }
+        self.only(writable)?;
+        for member in not_null {
+            if self.members.get(*member).is_some_and(Value::is_null) {
+                return Err(ApiError::invalid(
+                    "null_not_allowed",
+                    format!("{member} cannot be null"),
+                )
+                .at(pointer(member)));
+            }
+        }
+        Ok(())
+    }
+
     /// Whether the member is present (even as `null`).
     #[must_use]
     pub fn has(&self, name: &str) -> bool {

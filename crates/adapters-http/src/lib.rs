@@ -6,6 +6,7 @@
 //! actix's own, is a JSON:API error document.
 #![deny(missing_docs)]
 
+mod actions;
 mod body;
 mod client_grants;
 mod clients;

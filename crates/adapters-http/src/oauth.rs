@@ -269,9 +269,11 @@ async fn issue<U: UnitOfWork>(
             IssueTokenError::Keys(portcullis_application::keys::KeyCacheError::Store(store)) => {
                 store_failure(&store)
             }
+            IssueTokenError::AccessDenied(message) => OAuthError::new("access_denied", message),
             err @ (IssueTokenError::NoSigningKey
             | IssueTokenError::Crypto(_)
-            | IssueTokenError::Keys(_)) => {
+            | IssueTokenError::Keys(_)
+            | IssueTokenError::ActionFailed(_)) => {
                 let _ = ApiError::internal(&err);
                 OAuthError::server(StatusCode::INTERNAL_SERVER_ERROR, "server_error")
             }

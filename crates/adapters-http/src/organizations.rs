@@ -29,23 +29,7 @@ fn organization_id(raw: &str) -> Result<OrganizationId, ApiError> {
 
 /// Refuses server-set and unknown attributes, and `null` for any writable one.
 fn writable_only(attributes: &Attributes) -> Result<(), ApiError> {
-    if let Some(member) = READ_ONLY.iter().find(|m| attributes.has(m)) {
-        return Err(ApiError::invalid(
-            "read_only_attribute",
-            format!("{member} is set by the server and cannot be written"),
-        )
-        .at(format!("/data/attributes/{member}")));
-    }
-    attributes.only(&WRITABLE)?;
-    for member in WRITABLE {
-        if attributes.has(member) && attributes.nullable_string(member).ok() == Some(Some(None)) {
-            return Err(
-                ApiError::invalid("null_not_allowed", format!("{member} cannot be null"))
-                    .at(format!("/data/attributes/{member}")),
-            );
-        }
-    }
-    Ok(())
+    attributes.writable(&READ_ONLY, &WRITABLE, &WRITABLE)
 }
 
 impl From<CreateOrganizationError> for ApiError {

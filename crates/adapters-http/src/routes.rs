@@ -7,8 +7,8 @@ use portcullis_ports::store::UnitOfWork;
 use crate::error::ApiError;
 use crate::sessions;
 use crate::{
-    client_grants, clients, connections, health, joins, oauth, permissions, resource_servers,
-    roles, scopes, signing_keys, users,
+    actions, client_grants, clients, connections, health, joins, oauth, permissions,
+    resource_servers, roles, scopes, signing_keys, users,
 };
 use portcullis_application::role_permissions::RolePermissions;
 use portcullis_application::user_roles::UserRoles;
@@ -106,6 +106,29 @@ pub fn configure<U: UnitOfWork>(cfg: &mut web::ServiceConfig) {
             .route(web::patch().to(permissions::update::<U>))
             .route(web::delete().to(permissions::delete::<U>))
             .default_service(not_allowed("GET, PATCH, DELETE")),
+    )
+    .service(
+        web::resource("/api/actions")
+            .route(web::get().to(actions::list::<U>))
+            .route(web::post().to(actions::create::<U>))
+            .default_service(not_allowed("GET, POST")),
+    )
+    .service(
+        web::resource("/api/actions/{id}")
+            .route(web::get().to(actions::get::<U>))
+            .route(web::patch().to(actions::update::<U>))
+            .route(web::delete().to(actions::delete::<U>))
+            .default_service(not_allowed("GET, PATCH, DELETE")),
+    )
+    .service(
+        web::resource("/api/actions/{id}/executions")
+            .route(web::get().to(actions::executions::<U>))
+            .default_service(not_allowed("GET")),
+    )
+    .service(
+        web::resource("/api/actions/{id}/executions/{execution_id}")
+            .route(web::get().to(actions::execution::<U>))
+            .default_service(not_allowed("GET")),
     )
     .service(
         web::resource("/api/connections")

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use portcullis_application::actions::ActionService;
 use portcullis_application::client_grants::ClientGrantService;
 use portcullis_application::clients::ClientService;
 use portcullis_application::connections::ConnectionService;
@@ -52,6 +53,8 @@ pub struct AppState<U> {
     pub scopes: Arc<ScopeService<U>>,
     /// The connections collection.
     pub connections: Arc<ConnectionService<U>>,
+    /// The actions collection and their executions.
+    pub actions: Arc<ActionService<U>>,
     /// The sessions collection.
     pub sessions: Arc<SessionService<U>>,
     /// The organizations collection.

@@ -10,7 +10,7 @@ use crate::Backend;
 /// Every unique constraint that means a domain conflict: its name (as the
 /// migrations spell it on both backends), the column list SQLite reports for
 /// it, and the conflict.
-const UNIQUES: [(&str, &str, Unique); 12] = [
+const UNIQUES: [(&str, &str, Unique); 13] = [
     (
         "environments_slug_key",
         "environments.slug",
@@ -70,6 +70,11 @@ const UNIQUES: [(&str, &str, Unique); 12] = [
         "memberships_organization_id_user_id_key",
         "memberships.organization_id, memberships.user_id",
         Unique::Membership,
+    ),
+    (
+        "actions_environment_id_trigger_key",
+        "actions.environment_id, actions.trigger",
+        Unique::ActionTrigger,
     ),
 ];
 

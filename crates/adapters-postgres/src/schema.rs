@@ -250,6 +250,8 @@ diesel::table! {
         expires_at -> Timestamp,
         /// Revocation time (UTC), if revoked.
         revoked_at -> Nullable<Timestamp>,
+        /// Claims a `pre_token` action added (JSON object text), for introspection.
+        custom_claims -> Nullable<Text>,
     }
 }
 
@@ -457,3 +459,48 @@ diesel::table! {
 diesel::joinable!(invitations -> organizations (organization_id));
 diesel::joinable!(invitation_roles -> invitations (invitation_id));
 diesel::allow_tables_to_appear_in_same_query!(organizations, invitations, invitation_roles);
+
+diesel::table! {
+    /// JavaScript actions, one per trigger per environment.
+    actions (id) {
+        /// ULID.
+        id -> Text,
+        /// Owning environment.
+        environment_id -> Text,
+        /// Name shown to operators.
+        name -> Text,
+        /// `pre_token` or `post_login`.
+        trigger -> Text,
+        /// ES module source.
+        code -> Text,
+        /// Whether it runs.
+        enabled -> Bool,
+        /// Creation time (UTC).
+        created_at -> Timestamp,
+        /// Last update time (UTC); versions the code.
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Recorded runs of actions.
+    action_executions (id) {
+        /// ULID (run order).
+        id -> Text,
+        /// Environment of the action.
+        environment_id -> Text,
+        /// The action.
+        action_id -> Text,
+        /// `ok`, `error`, `timeout` or `memory`.
+        outcome -> Text,
+        /// Milliseconds.
+        duration_ms -> Integer,
+        /// What went wrong.
+        error -> Nullable<Text>,
+        /// When it ran (UTC).
+        executed_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(action_executions -> actions (action_id));
+diesel::allow_tables_to_appear_in_same_query!(actions, action_executions);

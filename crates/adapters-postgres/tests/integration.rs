@@ -5,6 +5,8 @@
 
 #[path = "integration/access_tokens.rs"]
 mod access_tokens;
+#[path = "integration/actions.rs"]
+mod actions;
 #[path = "integration/clients.rs"]
 mod clients;
 #[path = "integration/connect.rs"]

@@ -33,6 +33,27 @@ pub struct Settings {
     pub sessions: LifetimeSettings,
     /// Invitations into organizations.
     pub invitations: LifetimeSettings,
+    /// JavaScript actions.
+    pub actions: ActionSettings,
+}
+
+/// `[actions]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionSettings {
+    /// Wall time of one run, in milliseconds.
+    pub timeout_ms: u64,
+    /// Memory one run's runtime may allocate, in bytes.
+    pub memory_limit_bytes: usize,
+    /// Threads running actions; 0 means one per core (at least 2).
+    pub workers: usize,
+    /// Seconds a node remembers each environment's actions for the token
+    /// path (0: read the store every time; changes made on this node apply at once).
+    pub cache_ttl_seconds: i64,
+    /// Recorded runs kept per action (older ones are deleted).
+    pub executions_kept: u32,
+    /// Runs waiting to be recorded at most; past it records are dropped.
+    pub execution_queue: usize,
 }
 
 /// `[sessions]` and `[invitations]`: how long a created thing lasts.
@@ -258,6 +279,36 @@ impl Settings {
                 );
             }
         }
+        if !(1..=60_000).contains(&self.actions.timeout_ms) {
+            return bad("actions.timeout_ms", "must be from 1 to 60000".into());
+        }
+        if !(1024 * 1024..=4 * 1024 * 1024 * 1024).contains(&self.actions.memory_limit_bytes) {
+            return bad(
+                "actions.memory_limit_bytes",
+                "must be from 1048576 (1 MiB) to 4294967296 (4 GiB)".into(),
+            );
+        }
+        if self.actions.workers > 256 {
+            return bad("actions.workers", "must be from 0 to 256".into());
+        }
+        if !(0..=86_400).contains(&self.actions.cache_ttl_seconds) {
+            return bad(
+                "actions.cache_ttl_seconds",
+                "must be from 0 to 86400".into(),
+            );
+        }
+        if !(1..=1_000_000).contains(&self.actions.executions_kept) {
+            return bad(
+                "actions.executions_kept",
+                "must be from 1 to 1000000".into(),
+            );
+        }
+        if !(1..=1_000_000).contains(&self.actions.execution_queue) {
+            return bad(
+                "actions.execution_queue",
+                "must be from 1 to 1000000".into(),
+            );
+        }
         if !["pretty", "json"].contains(&self.log.format.as_str()) {
             return bad(
                 "log.format",
@@ -294,6 +345,17 @@ impl Settings {
         } else {
             self.database.url.clone()
         }
+    }
+
+    /// Threads running actions: the configured number, or one per core (at least 2).
+    #[must_use]
+    pub fn action_workers(&self) -> usize {
+        if self.actions.workers > 0 {
+            return self.actions.workers;
+        }
+        std::thread::available_parallelism()
+            .map_or(2, std::num::NonZeroUsize::get)
+            .max(2)
     }
 
     /// Whether the store is PostgreSQL.

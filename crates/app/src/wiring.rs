@@ -10,8 +10,11 @@ use portcullis_adapters_crypto::{
     AesGcmCipher, BcryptHasher, JoseJwtKeys, RandomSecrets, generate_master_key, parse_master_key,
 };
 use portcullis_adapters_http::AppState;
+use portcullis_adapters_js::{JsLimits, QuickJsRunner};
 use portcullis_adapters_postgres::{DieselStore, StoreConfig};
 use portcullis_application::Ports;
+use portcullis_application::action_runs::{ActionEngine, ExecutionRecorder};
+use portcullis_application::actions::{ActionMemo, ActionService};
 use portcullis_application::client_grants::ClientGrantService;
 use portcullis_application::client_memo::ClientMemo;
 use portcullis_application::clients::ClientService;
@@ -176,18 +179,43 @@ pub fn wire(
         settings.security.key_cache_ttl_seconds,
     ));
     let clients = Arc::new(ClientMemo::new(settings.security.client_cache_ttl_seconds));
+    let runner: Arc<dyn portcullis_ports::actions::ActionRunner> = Arc::new(
+        QuickJsRunner::start(JsLimits {
+            timeout: Duration::from_millis(settings.actions.timeout_ms),
+            memory_limit_bytes: settings.actions.memory_limit_bytes,
+            workers: settings.action_workers(),
+            ..JsLimits::default()
+        })
+        .map_err(|e| StartError(e.to_string()))?,
+    );
+    let action_memo = Arc::new(ActionMemo::new(settings.actions.cache_ttl_seconds));
+    let recorder = Arc::new(start_recorder(
+        Arc::clone(&store),
+        settings.actions.execution_queue,
+        settings.actions.executions_kept,
+    )?);
+    let engine = Arc::new(ActionEngine::new(
+        ports.clone(),
+        Arc::clone(&runner),
+        Arc::clone(&action_memo),
+        recorder,
+    ));
     let state = AppState {
         environments: Arc::new(EnvironmentService::new(ports.clone(), issuers)),
-        tokens: Arc::new(TokenService::new(
-            ports.clone(),
-            Arc::clone(&keys),
-            settings.security.token_leeway_seconds,
-            Arc::clone(&clients),
-        )),
+        tokens: Arc::new(
+            TokenService::new(
+                ports.clone(),
+                Arc::clone(&keys),
+                settings.security.token_leeway_seconds,
+                Arc::clone(&clients),
+            )
+            .with_actions(engine),
+        ),
         keys: Arc::clone(&keys),
         users: Arc::new(UserService::new(ports.clone())),
         permissions: Arc::new(PermissionService::new(ports.clone())),
         connections: Arc::new(ConnectionService::new(ports.clone())),
+        actions: Arc::new(ActionService::new(ports.clone(), runner, action_memo)),
         roles: Arc::new(RoleService::new(ports.clone())),
         role_permissions: Arc::new(RolePermissionService::new(ports.clone())),
         user_roles: Arc::new(UserRoleService::new(ports.clone())),
@@ -227,6 +255,26 @@ pub fn wire(
         body_limit: settings.server.body_limit,
     };
     Ok(Wired { store, state })
+}
+
+/// The recorder of action runs, with its writer on a thread of its own (a
+/// small single-threaded runtime), so that it needs no ambient runtime and
+/// ends when the recorder is dropped.
+fn start_recorder(
+    store: Arc<DieselStore>,
+    queue: usize,
+    keep: u32,
+) -> Result<ExecutionRecorder, StartError> {
+    let (recorder, writer) = ExecutionRecorder::new(store, queue, keep);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| StartError(format!("cannot start the action execution writer: {e}")))?;
+    std::thread::Builder::new()
+        .name("action-executions".into())
+        .spawn(move || runtime.block_on(writer))
+        .map_err(|e| StartError(format!("cannot start the action execution writer: {e}")))?;
+    Ok(recorder)
 }
 
 /// Bootstrap credentials from the settings, when both are given.

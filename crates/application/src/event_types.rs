@@ -260,6 +260,19 @@ const INVITATION: Shape = Shape {
     ],
 };
 
+const ACTION: Shape = Shape {
+    kind: "action",
+    attributes: &[
+        ("name", Text),
+        ("trigger", OneOf(&["pre_token", "post_login"])),
+        ("code", Text),
+        ("enabled", Boolean),
+        ("created_at", Time),
+        ("updated_at", Time),
+    ],
+    relationships: &[],
+};
+
 macro_rules! event {
     ($name:literal, $shape:ident, $description:literal) => {
         EventType {
@@ -496,6 +509,17 @@ static CATALOG: &[EventType] = &[
         INVITATION,
         "An invitation was deleted."
     ),
+    event!(
+        "action.created",
+        ACTION,
+        "A JavaScript action was attached to a trigger."
+    ),
+    event!(
+        "action.updated",
+        ACTION,
+        "An action's name, code or enabled flag changed."
+    ),
+    event!("action.deleted", ACTION, "An action was deleted."),
 ];
 
 /// Every event type, grouped by resource type.

@@ -9,6 +9,8 @@
 //! a crypto library.
 #![deny(missing_docs)]
 
+pub mod action_runs;
+pub mod actions;
 pub mod client_grants;
 pub mod client_memo;
 pub mod clients;

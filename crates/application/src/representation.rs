@@ -356,3 +356,38 @@ pub fn event_type(event_type: &crate::event_types::EventType) -> Value {
         }
     })
 }
+
+/// `action`.
+#[must_use]
+pub fn action(action: &portcullis_domain::action::Action) -> Value {
+    json!({
+        "type": "action",
+        "id": action.id.to_string(),
+        "attributes": {
+            "name": action.name.as_str(),
+            "trigger": action.trigger.as_str(),
+            "code": action.code.as_str(),
+            "enabled": action.enabled,
+            "created_at": rfc3339(action.created_at),
+            "updated_at": rfc3339(action.updated_at),
+        }
+    })
+}
+
+/// `action_execution`, with its action as a relationship.
+#[must_use]
+pub fn action_execution(execution: &portcullis_domain::action::ActionExecution) -> Value {
+    json!({
+        "type": "action_execution",
+        "id": execution.id.to_string(),
+        "attributes": {
+            "outcome": execution.outcome.as_str(),
+            "duration_ms": execution.duration_ms,
+            "error": execution.error,
+            "executed_at": rfc3339(execution.executed_at),
+        },
+        "relationships": {
+            "action": to_one("action", execution.action_id),
+        }
+    })
+}

@@ -15,6 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value, json};
 
 use crate::Ports;
+use crate::action_runs::{ActionEngine, PreTokenError, PreTokenEvent};
 use crate::client_memo::{ClientMemo, ClientTarget};
 use crate::environments::ResolvedEnvironment;
 use crate::keys::{EnvironmentKeys, KeyCache, KeyCacheError};
@@ -75,6 +76,23 @@ pub enum IssueTokenError {
     /// Signing failed.
     #[error(transparent)]
     Crypto(#[from] CryptoError),
+    /// The `pre_token` action refused the token (`access_denied`), with its message.
+    #[error("the pre_token action refused the token: {0}")]
+    AccessDenied(String),
+    /// The `pre_token` action crashed, hit a limit or returned something
+    /// unusable (`server_error`); the reason is in its execution record.
+    #[error("{0}")]
+    ActionFailed(String),
+}
+
+impl From<PreTokenError> for IssueTokenError {
+    fn from(error: PreTokenError) -> Self {
+        match error {
+            PreTokenError::Denied(message) => Self::AccessDenied(message),
+            failed @ PreTokenError::Failed(_) => Self::ActionFailed(failed.to_string()),
+            PreTokenError::Store(store) => Self::Store(store),
+        }
+    }
 }
 
 /// Why a bearer token did not authenticate.
@@ -98,6 +116,7 @@ pub struct TokenService<U> {
     leeway_seconds: i64,
     verified: RwLock<HashMap<(EnvironmentId, Box<str>), Verified>>,
     clients: Arc<ClientMemo>,
+    actions: Option<Arc<ActionEngine<U>>>,
 }
 
 /// A token whose signature and claims were checked, with the key set it was
@@ -144,7 +163,43 @@ impl<U: UnitOfWork> TokenService<U> {
             leeway_seconds,
             verified: RwLock::default(),
             clients,
+            actions: None,
         }
+    }
+
+    /// Runs the environment's `pre_token` action (when it has an enabled
+    /// one) on every token issued.
+    #[must_use]
+    pub fn with_actions(mut self, actions: Arc<ActionEngine<U>>) -> Self {
+        self.actions = Some(actions);
+        self
+    }
+
+    /// Lets the `pre_token` action see and extend `claims`.
+    async fn run_pre_token(
+        &self,
+        environment: EnvironmentId,
+        client: &Client,
+        server: &ResourceServer,
+        scopes: &[String],
+        claims: &mut Map<String, Value>,
+    ) -> Result<(), IssueTokenError> {
+        let Some(actions) = &self.actions else {
+            return Ok(());
+        };
+        let event = PreTokenEvent {
+            client: json!({
+                "id": client.id.to_string(),
+                "client_id": client.client_id,
+                "name": client.name,
+            }),
+            resource_server: json!({
+                "id": server.id.to_string(),
+                "identifier": server.identifier,
+            }),
+            scopes: scopes.to_vec(),
+        };
+        Ok(actions.pre_token(environment, event, claims).await?)
     }
 
     /// Forgets the remembered clients and grants of an environment.
@@ -254,6 +309,8 @@ impl<U: UnitOfWork> TokenService<U> {
         ] {
             claims.insert(name.to_owned(), value);
         }
+        self.run_pre_token(env_id, &client, &server, &scopes, &mut claims)
+            .await?;
         let access_token = signer.sign(claims).await?;
         Ok(IssuedToken {
             access_token,

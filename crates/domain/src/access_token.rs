@@ -31,6 +31,9 @@ pub struct OpaqueToken {
     pub expires_at: Timestamp,
     /// When it was revoked, if it was.
     pub revoked_at: Option<Timestamp>,
+    /// Claims a `pre_token` action added (a JSON object, as text), shown by
+    /// introspection beside the server's own; `None` when there are none.
+    pub custom_claims: Option<String>,
 }
 
 impl OpaqueToken {
@@ -67,6 +70,7 @@ mod tests {
             issued_at: at(1_000),
             expires_at: at(4_600),
             revoked_at,
+            custom_claims: None,
         }
     }
 

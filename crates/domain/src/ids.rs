@@ -87,6 +87,10 @@ typed_id! {
     MembershipId,
     /// Identifies an invitation into an organization.
     InvitationId,
+    /// Identifies an action (operator-written JavaScript).
+    ActionId,
+    /// Identifies one recorded run of an action.
+    ActionExecutionId,
 }
 
 #[cfg(test)]

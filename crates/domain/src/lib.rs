@@ -20,6 +20,7 @@
 
 pub mod access;
 pub mod access_token;
+pub mod action;
 pub mod client;
 pub mod connection;
 pub mod environment;
@@ -40,5 +41,6 @@ pub use ids::{
     AccessTokenId, ClientGrantId, ClientId, EnvironmentId, EventId, IdError, PermissionId,
     ResourceServerId, RoleId, RolePermissionId, ScopeId, SigningKeyId, UserId, UserRoleId,
 };
+pub use ids::{ActionExecutionId, ActionId};
 pub use ids::{InvitationId, MembershipId, OrganizationId};
 pub use time::{Timestamp, TimestampError};

@@ -79,6 +79,12 @@ impl Timestamp {
         Self(self.0.saturating_add(Duration::seconds(seconds)))
     }
 
+    /// This instant plus `micros` microseconds (saturating at the representable range).
+    #[must_use]
+    pub fn plus_micros(self, micros: i64) -> Self {
+        Self(self.0.saturating_add(Duration::microseconds(micros)))
+    }
+
     /// RFC 3339 in UTC with a `Z` suffix and no fractional seconds when they are zero.
     #[must_use]
     pub fn to_rfc3339(self) -> String {

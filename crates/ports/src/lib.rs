@@ -1,12 +1,14 @@
 //! # portcullis-ports
 //!
 //! The traits the application core needs from the outside world: storage
-//! (repositories reached through a unit of work), cryptography, the clock and
-//! the id source. Adapters implement them; the core never names an adapter.
+//! (repositories reached through a unit of work), cryptography, the clock,
+//! the id source, and the sandbox that runs operator-written actions.
+//! Adapters implement them; the core never names an adapter.
 //! With the `mock` feature, mockall mocks of every port and an inline unit of
 //! work are exported for other crates' tests.
 #![deny(missing_docs)]
 
+pub mod actions;
 pub mod crypto;
 pub mod store;
 mod system;

@@ -50,6 +50,8 @@ pub enum Unique {
     UserRole,
     /// One membership per user and organization.
     Membership,
+    /// One action per trigger within an environment.
+    ActionTrigger,
 }
 
 /// What a store can fail with; diesel-free.
@@ -854,6 +856,103 @@ pub trait ConnectionRepo {
     ) -> Result<Vec<Connection>, StoreError>;
 }
 
+/// Actions and the record of their runs.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait ActionRepo {
+    /// Inserts an action.
+    ///
+    /// # Errors
+    /// MUST return `StoreError::Conflict(Unique::ActionTrigger)` when the
+    /// environment already has an action for the trigger.
+    fn insert_action(
+        &mut self,
+        action: &portcullis_domain::action::Action,
+    ) -> Result<(), StoreError>;
+    /// Replaces every mutable field of a stored action.
+    ///
+    /// # Errors
+    /// MUST return `StoreError::NotFound` if the action does not exist and
+    /// `StoreError::Conflict(Unique::ActionTrigger)` when its new trigger
+    /// is taken.
+    fn update_action(
+        &mut self,
+        action: &portcullis_domain::action::Action,
+    ) -> Result<(), StoreError>;
+    /// Deletes an action and (by cascade) its executions; returns whether it existed.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn delete_action(
+        &mut self,
+        environment: EnvironmentId,
+        id: portcullis_domain::ActionId,
+    ) -> Result<bool, StoreError>;
+    /// Finds an action of an environment.
+    ///
+    /// # Errors
+    /// Backend failures; `Corrupt` for rows that break invariants.
+    fn find_action(
+        &mut self,
+        environment: EnvironmentId,
+        id: portcullis_domain::ActionId,
+    ) -> Result<Option<portcullis_domain::action::Action>, StoreError>;
+    /// The action of a trigger, enabled or not.
+    ///
+    /// # Errors
+    /// Backend failures; `Corrupt` for rows that break invariants.
+    fn find_action_by_trigger(
+        &mut self,
+        environment: EnvironmentId,
+        trigger: portcullis_domain::action::Trigger,
+    ) -> Result<Option<portcullis_domain::action::Action>, StoreError>;
+    /// One page of actions in id order.
+    ///
+    /// # Errors
+    /// Backend failures; `Corrupt` for rows that break invariants.
+    fn list_actions(
+        &mut self,
+        environment: EnvironmentId,
+        page: &Keyset,
+    ) -> Result<Vec<portcullis_domain::action::Action>, StoreError>;
+    /// Records runs (in one statement per run).
+    ///
+    /// # Errors
+    /// MUST return `StoreError::MissingReference` when an action is gone.
+    fn insert_action_executions(
+        &mut self,
+        executions: &[portcullis_domain::action::ActionExecution],
+    ) -> Result<(), StoreError>;
+    /// One page of an action's runs in id order (`descending`: most recent first).
+    ///
+    /// # Errors
+    /// Backend failures; `Corrupt` for rows that break invariants.
+    fn list_action_executions(
+        &mut self,
+        environment: EnvironmentId,
+        action: portcullis_domain::ActionId,
+        page: &Keyset,
+    ) -> Result<Vec<portcullis_domain::action::ActionExecution>, StoreError>;
+    /// One recorded run of an action.
+    ///
+    /// # Errors
+    /// Backend failures; `Corrupt` for rows that break invariants.
+    fn find_action_execution(
+        &mut self,
+        environment: EnvironmentId,
+        action: portcullis_domain::ActionId,
+        id: portcullis_domain::ActionExecutionId,
+    ) -> Result<Option<portcullis_domain::action::ActionExecution>, StoreError>;
+    /// Deletes all but the `keep` most recent runs of an action; returns how many went.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn prune_action_executions(
+        &mut self,
+        action: portcullis_domain::ActionId,
+        keep: u32,
+    ) -> Result<u64, StoreError>;
+}
+
 /// Every repository reachable inside one unit of work (method names are unique across them).
 pub trait Tx:
     EnvironmentRepo
@@ -874,6 +973,7 @@ pub trait Tx:
     + MembershipRepo
     + InvitationRepo
     + EventLogRepo
+    + ActionRepo
 {
 }
 
@@ -896,6 +996,7 @@ impl<T> Tx for T where
         + MembershipRepo
         + InvitationRepo
         + EventLogRepo
+        + ActionRepo
 {
 }
 

@@ -164,6 +164,18 @@ mockall::mock! {
         fn find_event(&mut self, environment: EnvironmentId, id: portcullis_domain::EventId) -> Result<Option<AuditEvent>, StoreError>;
         fn list_events(&mut self, environment: EnvironmentId, query: &crate::store::EventQuery) -> Result<Vec<AuditEvent>, StoreError>;
     }
+    impl crate::store::ActionRepo for Tx {
+        fn insert_action(&mut self, action: &portcullis_domain::action::Action) -> Result<(), StoreError>;
+        fn update_action(&mut self, action: &portcullis_domain::action::Action) -> Result<(), StoreError>;
+        fn delete_action(&mut self, environment: EnvironmentId, id: portcullis_domain::ActionId) -> Result<bool, StoreError>;
+        fn find_action(&mut self, environment: EnvironmentId, id: portcullis_domain::ActionId) -> Result<Option<portcullis_domain::action::Action>, StoreError>;
+        fn find_action_by_trigger(&mut self, environment: EnvironmentId, trigger: portcullis_domain::action::Trigger) -> Result<Option<portcullis_domain::action::Action>, StoreError>;
+        fn list_actions(&mut self, environment: EnvironmentId, page: &Keyset) -> Result<Vec<portcullis_domain::action::Action>, StoreError>;
+        fn insert_action_executions(&mut self, executions: &[portcullis_domain::action::ActionExecution]) -> Result<(), StoreError>;
+        fn list_action_executions(&mut self, environment: EnvironmentId, action: portcullis_domain::ActionId, page: &Keyset) -> Result<Vec<portcullis_domain::action::ActionExecution>, StoreError>;
+        fn find_action_execution(&mut self, environment: EnvironmentId, action: portcullis_domain::ActionId, id: portcullis_domain::ActionExecutionId) -> Result<Option<portcullis_domain::action::ActionExecution>, StoreError>;
+        fn prune_action_executions(&mut self, action: portcullis_domain::ActionId, keep: u32) -> Result<u64, StoreError>;
+    }
 }
 
 /// Outcome of the units of work an [`InlineUow`] ran.

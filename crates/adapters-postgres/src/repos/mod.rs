@@ -23,6 +23,7 @@ macro_rules! id_keyset {
 }
 
 mod access_tokens;
+mod actions;
 mod client_grants;
 mod clients;
 mod connections;

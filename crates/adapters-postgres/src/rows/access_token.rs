@@ -26,6 +26,7 @@ pub(crate) struct AccessTokenRow {
     issued_at: PrimitiveDateTime,
     expires_at: PrimitiveDateTime,
     revoked_at: Option<PrimitiveDateTime>,
+    custom_claims: Option<String>,
 }
 
 const TABLE: &str = "access_tokens";
@@ -45,6 +46,7 @@ impl AccessTokenRow {
             issued_at: token.issued_at.as_primitive(),
             expires_at: token.expires_at.as_primitive(),
             revoked_at: token.revoked_at.map(Timestamp::as_primitive),
+            custom_claims: token.custom_claims.clone(),
         }
     }
 
@@ -72,6 +74,7 @@ impl AccessTokenRow {
             issued_at: Timestamp::from_primitive(self.issued_at),
             expires_at: Timestamp::from_primitive(self.expires_at),
             revoked_at: self.revoked_at.map(Timestamp::from_primitive),
+            custom_claims: self.custom_claims,
         })
     }
 }

@@ -4,6 +4,7 @@
 //! becomes `StoreError::Corrupt` instead of an invalid entity.
 
 pub(crate) mod access_token;
+pub(crate) mod action;
 pub(crate) mod client;
 pub(crate) mod client_grant;
 pub(crate) mod connection;

@@ -54,6 +54,7 @@ fn token(client: &Client, server: &ResourceServer, n: u64) -> OpaqueToken {
         issued_at: at(1_000),
         expires_at: at(1_900),
         revoked_at: None,
+        custom_claims: Some(r#"{"tier":"gold","n":[1,2]}"#.into()),
     }
 }
 

@@ -507,6 +507,28 @@ async fn every_event_matches_its_published_schema(store: Store) {
     .await;
     ok(204)(app.delete(&format!("/api/users/{user}"), &token).await).await;
 
+    // A JavaScript action.
+    let action = id(&ok(201)(
+        app.post(
+            "/api/actions",
+            &token,
+            &json!({"data": {"type": "action", "attributes": {"name": "tag", "trigger": "post_login",
+                "code": "export default async function(event) { return { claims: event.claims }; }"}}}),
+        )
+        .await,
+    )
+    .await);
+    ok(200)(
+        patch(
+            format!("/api/actions/{action}"),
+            "action",
+            json!({"enabled": false}),
+        )
+        .await,
+    )
+    .await;
+    ok(204)(app.delete(&format!("/api/actions/{action}"), &token).await).await;
+
     // An opaque token revoked by its client (the bootstrap client, switched).
     let clients = all_pages(&app, &token, "/api/clients").await;
     let bootstrap = clients

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod actions;
 mod cli;
 mod client_grants;
 mod clients;

@@ -68,6 +68,25 @@ pub enum RevokeError {
     Keys(#[from] KeyCacheError),
 }
 
+/// The claims of an opaque token as introspection shows them (without
+/// `active` and `token_type`, and without what an action added).
+fn record_claims(record: &OpaqueToken, issuer: &str) -> Map<String, Value> {
+    let mut claims = Map::new();
+    for (name, value) in [
+        ("scope", json!(record.scopes.join(" "))),
+        ("client_id", json!(record.client_id)),
+        ("exp", json!(record.expires_at.unix_seconds())),
+        ("iat", json!(record.issued_at.unix_seconds())),
+        ("sub", json!(record.client_id)),
+        ("aud", json!(record.audience)),
+        ("iss", json!(issuer)),
+        ("jti", json!(record.id.to_string())),
+    ] {
+        claims.insert(name.to_owned(), value);
+    }
+    claims
+}
+
 /// Whether `token` has the shape of a JWT (opaque tokens have no dots).
 pub(super) fn looks_like_jwt(token: &str) -> bool {
     token.contains('.')
@@ -86,7 +105,7 @@ impl<U: UnitOfWork> TokenService<U> {
         let now = self.ports.clock.now();
         let lifetime = server.token_lifetime.seconds();
         let scope = scopes.join(" ");
-        let record = OpaqueToken {
+        let mut record = OpaqueToken {
             id: AccessTokenId::from_ulid(self.ports.ids.next_ulid()),
             environment_id: environment.environment.id,
             client: client.id,
@@ -98,7 +117,24 @@ impl<U: UnitOfWork> TokenService<U> {
             issued_at: now,
             expires_at: now.plus_seconds(lifetime),
             revoked_at: None,
+            custom_claims: None,
         };
+        // The action sees the claims introspection will show, and what it
+        // adds is kept with the token for introspection.
+        let mut claims = record_claims(&record, &environment.issuer);
+        let own: Vec<String> = claims.keys().cloned().collect();
+        self.run_pre_token(
+            environment.environment.id,
+            client,
+            server,
+            &record.scopes,
+            &mut claims,
+        )
+        .await?;
+        claims.retain(|name, _| !own.contains(name));
+        if !claims.is_empty() {
+            record.custom_claims = Some(Value::Object(claims).to_string());
+        }
         self.ports
             .store
             .transaction(move |tx| tx.insert_access_token(&record))
@@ -223,20 +259,17 @@ impl<U: UnitOfWork> TokenService<U> {
         if !record.is_active(self.ports.clock.now(), self.leeway_seconds) {
             return Ok(None);
         }
-        let mut claims = Map::new();
-        for (name, value) in [
-            ("active", json!(true)),
-            ("scope", json!(record.scopes.join(" "))),
-            ("client_id", json!(record.client_id)),
-            ("token_type", json!("Bearer")),
-            ("exp", json!(record.expires_at.unix_seconds())),
-            ("iat", json!(record.issued_at.unix_seconds())),
-            ("sub", json!(record.client_id)),
-            ("aud", json!(record.audience)),
-            ("iss", json!(environment.issuer)),
-            ("jti", json!(record.id.to_string())),
-        ] {
-            claims.insert(name.to_owned(), value);
+        let mut claims = record_claims(&record, &environment.issuer);
+        claims.insert("active".into(), json!(true));
+        claims.insert("token_type".into(), json!("Bearer"));
+        // What a pre_token action added, never over the server's own members.
+        let custom = record
+            .custom_claims
+            .as_deref()
+            .and_then(|text| serde_json::from_str::<Map<String, Value>>(text).ok())
+            .unwrap_or_default();
+        for (name, value) in custom {
+            claims.entry(name).or_insert(value);
         }
         Ok(Some(claims))
     }
@@ -359,6 +392,7 @@ mod tests {
             issued_at: now().plus_seconds(expires_in - 3_600),
             expires_at: now().plus_seconds(expires_in),
             revoked_at: revoked.then(now),
+            custom_claims: None,
         }
     }
 
