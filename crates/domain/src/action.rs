@@ -45,52 +45,12 @@ impl Trigger {
     }
 }
 
-/// An action's name: trimmed, 1 to 100 characters, no control characters.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ActionName(String);
+/// An action's name: the rules of a role name (trimmed, 1 to 100
+/// characters, no control characters, case kept), so the type is shared.
+pub type ActionName = crate::access::RoleName;
 
 /// Why a text cannot be an [`ActionName`].
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum ActionNameError {
-    /// Empty after trimming.
-    #[error("name is empty")]
-    Empty,
-    /// Over 100 characters.
-    #[error("name is longer than 100 characters")]
-    TooLong,
-    /// Holds a control character.
-    #[error("name contains a control character")]
-    ControlCharacter,
-}
-
-impl ActionName {
-    /// Largest accepted length in characters.
-    pub const MAX_CHARS: usize = 100;
-
-    /// Parses a name, trimming surrounding whitespace.
-    ///
-    /// # Errors
-    /// [`ActionNameError`].
-    pub fn parse(raw: &str) -> Result<Self, ActionNameError> {
-        let trimmed = raw.trim();
-        if trimmed.is_empty() {
-            return Err(ActionNameError::Empty);
-        }
-        if trimmed.chars().count() > Self::MAX_CHARS {
-            return Err(ActionNameError::TooLong);
-        }
-        if trimmed.chars().any(char::is_control) {
-            return Err(ActionNameError::ControlCharacter);
-        }
-        Ok(Self(trimmed.to_owned()))
-    }
-
-    /// The name as text.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
+pub type ActionNameError = crate::access::RoleNameError;
 
 /// An action's JavaScript source: not blank, at most 64 KiB of UTF-8, no
 /// NUL; kept exactly as given.
