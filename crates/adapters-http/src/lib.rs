@@ -31,6 +31,7 @@ pub mod state;
 pub mod tenancy;
 mod user_roles;
 mod users;
+mod webhooks;
 
 pub use routes::configure;
 pub use state::AppState;

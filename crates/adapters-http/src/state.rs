@@ -20,6 +20,7 @@ use portcullis_application::signing_keys::SigningKeyService;
 use portcullis_application::tokens::TokenService;
 use portcullis_application::user_roles::UserRoleService;
 use portcullis_application::users::UserService;
+use portcullis_application::webhooks::WebhookService;
 
 /// The services behind the HTTP routes, generic over the store.
 pub struct AppState<U> {
@@ -59,6 +60,8 @@ pub struct AppState<U> {
     pub memberships: Arc<MembershipService<U>>,
     /// The invitations collection and the invitee's answers.
     pub invitations: Arc<InvitationService<U>>,
+    /// The webhooks collection and their deliveries.
+    pub webhooks: Arc<WebhookService<U>>,
     /// The store, for the readiness probe.
     pub store: Arc<U>,
     /// The base domain under which `SLUG.<base>` selects environment `SLUG`.

@@ -29,6 +29,7 @@ use portcullis_application::signing_keys::SigningKeyService;
 use portcullis_application::tokens::TokenService;
 use portcullis_application::user_roles::UserRoleService;
 use portcullis_application::users::UserService;
+use portcullis_application::webhooks::WebhookService;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::settings::Settings;
@@ -217,6 +218,10 @@ pub fn wire(
                 default_ttl_seconds: settings.invitations.default_ttl_seconds,
                 max_ttl_seconds: settings.invitations.max_ttl_seconds,
             },
+        )),
+        webhooks: Arc::new(WebhookService::new(
+            ports.clone(),
+            settings.webhooks.allow_private_targets,
         )),
         signing_keys: Arc::new(SigningKeyService::new(ports, keys)),
         store: Arc::clone(&store),

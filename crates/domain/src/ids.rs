@@ -87,6 +87,10 @@ typed_id! {
     MembershipId,
     /// Identifies an invitation into an organization.
     InvitationId,
+    /// Identifies a webhook.
+    WebhookId,
+    /// Identifies one delivery attempt of an event to a webhook.
+    DeliveryAttemptId,
 }
 
 #[cfg(test)]

@@ -33,6 +33,7 @@ pub mod session;
 pub mod signing_key;
 mod time;
 pub mod user;
+pub mod webhook;
 
 pub use ids::ConnectionId;
 pub use ids::SessionId;
@@ -40,5 +41,6 @@ pub use ids::{
     AccessTokenId, ClientGrantId, ClientId, EnvironmentId, EventId, IdError, PermissionId,
     ResourceServerId, RoleId, RolePermissionId, ScopeId, SigningKeyId, UserId, UserRoleId,
 };
+pub use ids::{DeliveryAttemptId, WebhookId};
 pub use ids::{InvitationId, MembershipId, OrganizationId};
 pub use time::{Timestamp, TimestampError};

@@ -30,6 +30,9 @@ use crate::store::{
 use portcullis_domain::ConnectionId;
 use portcullis_domain::connection::Connection;
 
+use portcullis_domain::WebhookId;
+use portcullis_domain::webhook::{DeliveryAttempt, Webhook};
+
 mockall::mock! {
     /// A transaction whose every repository method is a mockall expectation.
     pub Tx {}
@@ -159,6 +162,18 @@ mockall::mock! {
         fn find_invitation(&mut self, environment: EnvironmentId, id: portcullis_domain::InvitationId) -> Result<Option<portcullis_domain::invitation::Invitation>, StoreError>;
         fn lock_invitation(&mut self, environment: EnvironmentId, id: portcullis_domain::InvitationId) -> Result<Option<portcullis_domain::invitation::Invitation>, StoreError>;
         fn list_invitations(&mut self, environment: EnvironmentId, query: &crate::store::InvitationQuery) -> Result<Vec<portcullis_domain::invitation::Invitation>, StoreError>;
+    }
+    impl crate::store::WebhookRepo for Tx {
+        fn insert_webhook(&mut self, webhook: &Webhook) -> Result<(), StoreError>;
+        fn update_webhook(&mut self, webhook: &Webhook) -> Result<(), StoreError>;
+        fn delete_webhook(&mut self, environment: EnvironmentId, id: WebhookId) -> Result<bool, StoreError>;
+        fn find_webhook(&mut self, environment: EnvironmentId, id: WebhookId) -> Result<Option<Webhook>, StoreError>;
+        fn list_webhooks(&mut self, environment: EnvironmentId, page: &Keyset) -> Result<Vec<Webhook>, StoreError>;
+    }
+    impl crate::store::DeliveryRepo for Tx {
+        fn claim_deliveries(&mut self, now: Timestamp, lease_until: Timestamp, limit: u32) -> Result<Vec<crate::store::ClaimedDelivery>, StoreError>;
+        fn record_delivery_attempt(&mut self, attempt: &DeliveryAttempt, retry_at: Option<Timestamp>) -> Result<(), StoreError>;
+        fn list_delivery_attempts(&mut self, webhook: WebhookId, page: &Keyset) -> Result<Vec<DeliveryAttempt>, StoreError>;
     }
 }
 

@@ -28,3 +28,4 @@ mod signing_keys;
 mod tokens;
 mod user_roles;
 mod users;
+mod webhooks;
