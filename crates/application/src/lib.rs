@@ -32,6 +32,7 @@ pub mod tokens;
 pub mod user_roles;
 pub mod users;
 pub mod validation;
+pub mod webhook_delivery;
 pub mod webhooks;
 
 mod paging;
