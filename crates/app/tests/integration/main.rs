@@ -30,4 +30,5 @@ mod tokens;
 mod user_roles;
 mod users;
 mod webhook_delivery;
+mod webhook_processes;
 mod webhooks;
