@@ -156,3 +156,57 @@ pub async fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> boo
     }
     check()
 }
+
+/// Verifies requests with the Standard Webhooks reference library for
+/// Python (`pip install standardwebhooks`), as a receiver would; `None` when
+/// the library is not installed.
+pub fn verify_with_standardwebhooks(secret: &str, requests: &[Received]) -> Option<bool> {
+    let available = std::process::Command::new("python3")
+        .args(["-c", "import standardwebhooks"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !available {
+        return None;
+    }
+    let cases: Vec<serde_json::Value> = requests
+        .iter()
+        .map(|r| {
+            serde_json::json!({"body": r.body, "headers": {
+                "webhook-id": r.id, "webhook-timestamp": r.timestamp, "webhook-signature": r.signature}})
+        })
+        .collect();
+    let script = r#"
+import json, sys
+from standardwebhooks.webhooks import Webhook
+secret, cases = sys.argv[1], json.loads(sys.stdin.read())
+wh = Webhook(secret)
+for case in cases:
+    wh.verify(case["body"], case["headers"])
+    # A tampered body must fail.
+    try:
+        wh.verify(case["body"] + " ", case["headers"])
+        sys.exit(2)
+    except Exception:
+        pass
+print("ok")
+"#;
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", script, secret])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .ok()?;
+    {
+        use std::io::Write as _;
+        let mut stdin = child.stdin.take()?;
+        stdin
+            .write_all(serde_json::Value::Array(cases).to_string().as_bytes())
+            .ok()?;
+    }
+    let output = child.wait_with_output().ok()?;
+    if !output.status.success() {
+        eprintln!("{}", String::from_utf8_lossy(&output.stderr));
+    }
+    Some(output.status.success() && output.stdout.starts_with(b"ok"))
+}

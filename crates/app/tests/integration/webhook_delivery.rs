@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::on_both_stores;
-use crate::receiver::{Receiver, eventually, free_port, verify};
+use crate::receiver::{Receiver, eventually, free_port, verify, verify_with_standardwebhooks};
 use crate::support::{Store, TestApp, jsonapi, spawn_app_with};
 
 async fn delivery_app(store: Store, horizon_seconds: u64) -> TestApp {
@@ -57,7 +57,7 @@ async fn attempts(app: &TestApp, token: &str, webhook: &str) -> Vec<Value> {
     jsonapi(response).await["data"].as_array().unwrap().clone()
 }
 
-async fn events_reach_a_receiver_signed_and_in_order(store: Store) {
+async fn events_reach_a_receiver_signed_and_once_each(store: Store) {
     let receiver = Receiver::start();
     let app = delivery_app(store, 60).await;
     let token = app.token(None).await;
@@ -100,7 +100,18 @@ async fn events_reach_a_receiver_signed_and_in_order(store: Store) {
             .as_secs();
         assert!((i64::try_from(now).unwrap() - at).abs() < 30);
     }
-    assert_eq!(seen, emails, "in order of occurrence");
+    // Deliveries claimed together are sent concurrently: no order across resources.
+    seen.sort();
+    assert_eq!(seen, emails, "each event once");
+    match verify_with_standardwebhooks(&secret, &received) {
+        Some(verified) => assert!(
+            verified,
+            "the Standard Webhooks library refused our requests"
+        ),
+        None => {
+            eprintln!("python3 -m standardwebhooks not installed: reference-library check skipped")
+        }
+    }
     let ids: BTreeSet<&str> = received.iter().map(|r| r.id.as_str()).collect();
     assert_eq!(ids.len(), 3);
     let listed = attempts(&app, &token, &webhook).await;
@@ -310,7 +321,7 @@ async fn inactive_and_deleted_webhooks_get_nothing(store: Store) {
 }
 
 on_both_stores!(
-    events_reach_a_receiver_signed_and_in_order,
+    events_reach_a_receiver_signed_and_once_each,
     an_erroring_receiver_is_retried_until_it_recovers,
     a_receiver_that_is_down_gets_every_event_once_it_returns,
     a_slow_receiver_holds_up_neither_the_others_nor_the_api,
