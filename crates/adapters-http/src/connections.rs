@@ -80,23 +80,7 @@ impl From<ConnectionLookupError> for ApiError {
 
 /// Refuses read-only, unknown and forbidden-`null` members.
 fn check_members(attributes: &Attributes) -> Result<(), ApiError> {
-    if let Some(member) = READ_ONLY.iter().find(|m| attributes.has(m)) {
-        return Err(ApiError::invalid(
-            "read_only_attribute",
-            format!("{member} is set by the server and cannot be written"),
-        )
-        .at(format!("/data/attributes/{member}")));
-    }
-    attributes.only(&WRITABLE)?;
-    for member in NOT_NULL {
-        if attributes.has(member) && attributes.nullable_string(member).ok() == Some(Some(None)) {
-            return Err(
-                ApiError::invalid("null_not_allowed", format!("{member} cannot be null"))
-                    .at(format!("/data/attributes/{member}")),
-            );
-        }
-    }
-    Ok(())
+    attributes.check_members(&WRITABLE, &READ_ONLY, &NOT_NULL)
 }
 
 fn secret(attributes: &Attributes) -> Result<Option<SecretString>, ApiError> {

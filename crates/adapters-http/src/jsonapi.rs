@@ -89,6 +89,39 @@ impl Attributes {
         }
     }
 
+    /// Refuses, in this order: a member the server sets (`422
+    /// read_only_attribute`), a member outside `writable` (`400
+    /// unknown_attribute`), and `null` for a member of `not_null` (`422
+    /// null_not_allowed`), each pointing at the member.
+    ///
+    /// # Errors
+    /// As above.
+    pub fn check_members(
+        &self,
+        writable: &[&str],
+        read_only: &[&str],
+        not_null: &[&str],
+    ) -> Result<(), ApiError> {
+        if let Some(member) = read_only.iter().find(|m| self.has(m)) {
+            return Err(ApiError::invalid(
+                "read_only_attribute",
+                format!("{member} is set by the server and cannot be written"),
+            )
+            .at(pointer(member)));
+        }
+        self.only(writable)?;
+        if let Some(member) = not_null
+            .iter()
+            .find(|m| matches!(self.members.get(**m), Some(Value::Null)))
+        {
+            return Err(
+                ApiError::invalid("null_not_allowed", format!("{member} cannot be null"))
+                    .at(pointer(member)),
+            );
+        }
+        Ok(())
+    }
+
     /// Whether the member is present (even as `null`).
     #[must_use]
     pub fn has(&self, name: &str) -> bool {

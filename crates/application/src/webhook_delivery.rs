@@ -314,8 +314,12 @@ mod tests {
             .withf(|r| {
                 r.message_id == EventId::from_ulid(ulid::Ulid::from_parts(2, 2)).to_string()
                     && r.timestamp == now().unix_seconds()
-                    && r.body.contains(r#""type":"user.created""#)
-                    && r.body.contains(r#""data":{"id":"X","type":"user"}"#)
+                    && serde_json::from_str::<Value>(&r.body).ok()
+                        == Some(json!({
+                            "type": "user.created",
+                            "timestamp": now().to_rfc3339(),
+                            "data": {"type": "user", "id": "X"},
+                        }))
                     && secrecy::ExposeSecret::expose_secret(&r.secret)
                         == "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
             })
