@@ -328,3 +328,78 @@ on_both_stores!(
     a_receiver_slower_than_the_timeout_is_retried_then_failed_at_the_horizon,
     inactive_and_deleted_webhooks_get_nothing,
 );
+
+/// After create and rotate_secret, neither secret is in any later response,
+/// any event, or any line the server logs (at every level) while it
+/// delivers, retries and lists attempts.
+async fn no_log_event_or_later_response_carries_a_signing_secret(store: Store) {
+    let logs = crate::secrets::capture_logs();
+    let receiver = Receiver::start();
+    *receiver.shared.flaky_failures.lock().unwrap() = 1;
+    let app = delivery_app(store, 60).await;
+    let token = app.token(None).await;
+    let (webhook, first) =
+        subscribe(&app, &token, &receiver.url("/flaky"), &["user.created"]).await;
+    let rotated = app
+        .client
+        .patch(format!("{}/api/webhooks/{webhook}/rotate_secret", app.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let rotated = jsonapi(rotated).await;
+    let second = rotated["data"]["attributes"]["signing_secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.create_user(&token, "secret-check@example.com").await;
+    assert!(
+        eventually(Duration::from_secs(10), || receiver
+            .received("/flaky")
+            .len()
+            >= 2)
+        .await
+    );
+    assert!(
+        receiver
+            .received("/flaky")
+            .iter()
+            .all(|r| verify(&second, r)),
+        "signed with the rotated secret"
+    );
+    let mut later = Vec::new();
+    for path in [
+        format!("/api/webhooks/{webhook}"),
+        "/api/webhooks".to_owned(),
+        format!("/api/webhooks/{webhook}/deliveries"),
+    ] {
+        later.push(app.get(&path, &token).await.text().await.unwrap());
+    }
+    later.extend(app.db.event_data("webhook"));
+    later.extend(app.db.event_data("user"));
+    let captured = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    assert!(
+        captured.contains("webhook delivery attempt"),
+        "logs were captured"
+    );
+    later.push(captured);
+    for text in &later {
+        for secret in [&first, &second] {
+            let key = secret.strip_prefix("whsec_").unwrap();
+            assert!(!text.contains(key), "a signing secret leaked: {text}");
+        }
+    }
+    receiver.stop().await;
+}
+
+mod secrets_kept {
+    use super::no_log_event_or_later_response_carries_a_signing_secret as body;
+    #[actix_web::test]
+    async fn postgres() {
+        body(crate::support::Store::Postgres).await;
+    }
+    #[actix_web::test]
+    async fn sqlite() {
+        body(crate::support::Store::Sqlite).await;
+    }
+}
