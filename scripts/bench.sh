@@ -23,14 +23,21 @@
 #                       the caller, the token by digest), beside pgbench
 #   GET /api/users/:id, opaque token: the same read with an opaque bearer
 #                       token (one more primary-key read per request)
+#   webhooks            events per second the delivery worker drains from a
+#                       backlog of BENCH_WEBHOOK_EVENTS (2000) queued
+#                       deliveries to webhook_sink (a fast local receiver on
+#                       127.0.0.1 that answers 204), signing each request
+#                       and recording each attempt
 # Targets: token endpoint >= 70 % of the token floor; user reads >= 25 % of
-# pgbench. The opaque figures have no target yet: they are reported.
+# pgbench. The opaque and webhook figures have no target yet: they are reported.
 #
 # Knobs (environment): BENCH_RUNS (3), BENCH_SECONDS (8), BENCH_WARMUP (2),
-# BENCH_CONNECTIONS (64), BENCH_THREADS (2, wrk threads), BENCH_NO_BUILD=1
+# BENCH_DB (portcullis_bench, dropped and re-created), BENCH_CONNECTIONS (64), BENCH_THREADS (2, wrk threads), BENCH_NO_BUILD=1
 # (use the binaries already in target/release), BENCH_STRICT=1,
 # BENCH_ONLY="token users" (a subset of: sign floor token action pgbench
-# users introspect opaque).
+# users introspect opaque webhooks). BENCH_PROFILE=debug with
+# BENCH_NO_BUILD=1 runs debug binaries (quick looks only; quote release
+# figures).
 # PORTCULLIS_* variables (e.g. PORTCULLIS_SERVER__WORKERS,
 # PORTCULLIS_DATABASE__POOL_SIZE) pass through to the server under test.
 # Raw outputs (wrk, pgbench, server log) are kept under target/bench/<time>/.
@@ -43,8 +50,10 @@ seconds=${BENCH_SECONDS:-8}
 warmup=${BENCH_WARMUP:-2}
 connections=${BENCH_CONNECTIONS:-64}
 wrk_threads=${BENCH_THREADS:-2}
-only=" ${BENCH_ONLY:-sign floor token action pgbench users introspect opaque} "
-bench_db=portcullis_bench
+only=" ${BENCH_ONLY:-sign floor token action pgbench users introspect opaque webhooks} "
+hook_events=${BENCH_WEBHOOK_EVENTS:-2000}
+profile=${BENCH_PROFILE:-release}
+bench_db=${BENCH_DB:-portcullis_bench}
 client_id=bench-client
 client_secret=bench-client-secret-0123456789abcdefghij
 user_email=bench@example.com
@@ -71,13 +80,18 @@ command -v jq >/dev/null 2>&1 || apt_install jq
 if [[ "${BENCH_NO_BUILD:-}" != 1 ]]; then
   say "building release binaries"
   cargo build --release --quiet \
-    -p portcullis-app --bin portcullis --example token_floor \
+    -p portcullis-app --bin portcullis --example token_floor --example webhook_sink \
     -p portcullis-adapters-crypto --example sign_ceiling
 fi
-server_bin=$root/target/release/portcullis
-floor_bin=$root/target/release/examples/token_floor
-sign_bin=$root/target/release/examples/sign_ceiling
-for bin in "$server_bin" "$floor_bin" "$sign_bin"; do
+server_bin=$root/target/$profile/portcullis
+floor_bin=$root/target/$profile/examples/token_floor
+sign_bin=$root/target/$profile/examples/sign_ceiling
+sink_bin=$root/target/$profile/examples/webhook_sink
+needed=("$server_bin")
+wants floor && needed+=("$floor_bin")
+wants sign && needed+=("$sign_bin")
+wants webhooks && needed+=("$sink_bin")
+for bin in "${needed[@]}"; do
   [[ -x "$bin" ]] || die "$bin is missing (run without BENCH_NO_BUILD=1)"
 done
 
@@ -108,8 +122,10 @@ stop_pid() {
   for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
   kill -9 "$pid" 2>/dev/null || true
 }
+sink_pid=""
 cleanup() {
   local status=$?
+  stop_pid "$sink_pid"
   stop_pid "$floor_pid"
   stop_pid "$server_pid"
   if [[ -n "$db_created" ]]; then
@@ -313,6 +329,8 @@ mkdir -p "$out/run/data"
   export PORTCULLIS_BOOTSTRAP__CLIENT_SECRET="$client_secret"
   export PORTCULLIS_SERVER__BIND="127.0.0.1:$port"
   export PORTCULLIS_DATA_DIR="$out/run/data"
+  # The webhook figure delivers to a receiver on 127.0.0.1.
+  export PORTCULLIS_WEBHOOKS__ALLOW_PRIVATE_TARGETS=true
   export PORTCULLIS_LOG__LEVEL="${PORTCULLIS_LOG__LEVEL:-warn}"
   unset RUST_LOG
   exec "$server_bin" serve
@@ -426,6 +444,57 @@ if wants opaque; then
     'portcullis|postgres|wrk' -H "Authorization: Bearer $opaque"
 fi
 
+# --- 7. webhook delivery throughput --------------------------------------------------
+if wants webhooks; then
+  say "webhooks: $runs backlogs of $hook_events queued deliveries drained to webhook_sink"
+  sink_port=$(free_port)
+  "$sink_bin" "$sink_port" >"$out/sink.log" 2>&1 &
+  sink_pid=$!
+  wait_ready "http://127.0.0.1:$sink_port/count" "$sink_pid" "$out/sink.log"
+  token=$(get_token)
+  answer=$(curl -fsS -X POST "$base/api/webhooks" \
+    -H "Authorization: Bearer $token" -H 'Content-Type: application/vnd.api+json' \
+    -d "{\"data\":{\"type\":\"webhook\",\"attributes\":{\"name\":\"bench\",\"url\":\"http://127.0.0.1:$sink_port/hook\",\"events\":[\"user.created\"]}}}") ||
+    die "cannot create the bench webhook"
+  webhook_id=$(jq -r '.data.id' <<<"$answer")
+  echo "   webhooks: $(load_note)" >>"$load_log"
+  sample_start webhooks
+  rates=""
+  for i in $(seq "$runs"); do
+    before=$(curl -fsS "http://127.0.0.1:$sink_port/count")
+    prefix=01JE$(printf '%03d' "$i")
+    # The backlog, as append_event would queue it: events and their outbox rows.
+    psql "$bench_url" -qAtX -v ON_ERROR_STOP=1 >/dev/null <<SQL
+BEGIN;
+INSERT INTO events (id, environment_id, event_type, actor, resource_type, resource_id, data, occurred_at)
+  SELECT '$prefix' || lpad(g::text, 19, '0'), w.environment_id, 'user.created', 'bench', 'user', '$user_id',
+         '{"type":"user","id":"$user_id","attributes":{"email":"$user_email"}}', now() AT TIME ZONE 'UTC'
+  FROM generate_series(1, $hook_events) AS g, webhooks AS w WHERE w.id = '$webhook_id';
+INSERT INTO webhook_deliveries (webhook_id, event_id, status, attempts, next_attempt_at, created_at)
+  SELECT '$webhook_id', id, 'pending', 0, occurred_at, occurred_at FROM events WHERE id LIKE '$prefix%';
+COMMIT;
+SQL
+    start=$(date +%s.%N)
+    target=$((before + hook_events))
+    for _ in $(seq 6000); do
+      [[ $(curl -fsS "http://127.0.0.1:$sink_port/count") -ge $target ]] && break
+      sleep 0.02
+    done
+    end=$(date +%s.%N)
+    got=$(curl -fsS "http://127.0.0.1:$sink_port/count")
+    [[ $got -ge $target ]] || die "the backlog was not drained in 120 s ($((got - before)) of $hook_events)"
+    rate=$(awk -v n="$hook_events" -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", n / (b - a) }')
+    printf '   run %d: %s events/s (%d deliveries in %.2f s)\n' "$i" "$rate" "$hook_events" "$(awk -v a="$start" -v b="$end" 'BEGIN { print b - a }')"
+    rates+=" $rate"
+  done
+  sample_stop webhooks 'portcullis|postgres|webhook_sink'
+  failed=$(psql "$bench_url" -qAtX -c "SELECT count(*) FROM webhook_deliveries WHERE status <> 'succeeded'")
+  # shellcheck disable=SC2086
+  record webhooks "$rates" "" "" "backlog $hook_events, $failed not delivered"
+  stop_pid "$sink_pid"
+  sink_pid=""
+fi
+
 # --- table --------------------------------------------------------------------------------
 say "results ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')$([[ -z "$(git -C "$root" status --porcelain 2>/dev/null)" ]] || echo '+changes'))"
 strict_fail=""
@@ -465,6 +534,7 @@ row() { # KEY LABEL CEILING_KEY CEILING_LABEL TARGET_PERCENT
   row users "GET /api/users/:id" pgbench "pgbench" 25
   row introspect "POST /oauth/introspect" pgbench "pgbench" ""
   row opaque "GET /api/users/:id, opaque" pgbench "pgbench" ""
+  row webhooks "webhooks (events/s delivered)" "" "" ""
   echo
   echo "medians of $runs runs of ${seconds}s (p50/p99: median of the runs' percentiles); spread = min-max of the runs"
   echo "other load: CPU used meanwhile by processes outside the figure (from /proc; >= 10% named), of $((cores * 100))%;"

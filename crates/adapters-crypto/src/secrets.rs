@@ -5,7 +5,7 @@
 //! compared in constant time.
 
 use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use portcullis_domain::oauth::SecretDigest;
 use portcullis_ports::crypto::SecretGenerator;
 use secrecy::SecretString;
@@ -33,6 +33,12 @@ impl RandomSecrets {
 impl SecretGenerator for RandomSecrets {
     fn generate_secret(&self) -> SecretString {
         SecretString::from(URL_SAFE_NO_PAD.encode(os_random::<32>()))
+    }
+
+    fn generate_webhook_secret(&self) -> SecretString {
+        // Standard (not URL-safe) base64: what the Standard Webhooks
+        // libraries decode after stripping `whsec_`.
+        SecretString::from(format!("whsec_{}", STANDARD.encode(os_random::<32>())))
     }
 
     fn generate_identifier(&self) -> String {
@@ -74,6 +80,19 @@ fn sha256_hex(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::sha256_hex;
+
+    #[test]
+    fn webhook_secrets_are_whsec_and_32_bytes_of_standard_base64() {
+        use base64::Engine as _;
+        use portcullis_ports::crypto::SecretGenerator as _;
+        use secrecy::ExposeSecret as _;
+        let a = super::RandomSecrets::new().generate_webhook_secret();
+        let b = super::RandomSecrets::new().generate_webhook_secret();
+        let text = a.expose_secret();
+        let key = text.strip_prefix("whsec_").unwrap();
+        assert_eq!(super::STANDARD.decode(key).unwrap().len(), 32);
+        assert_ne!(text, b.expose_secret());
+    }
 
     #[test]
     fn sha256_hex_matches_the_fips_180_2_vector() {

@@ -97,23 +97,7 @@ impl From<RotateSecretError> for ApiError {
 /// Refuses read-only members (`422`), unknown ones (`400`) and `null` for
 /// any writable one (`422`).
 fn check_members(attributes: &Attributes) -> Result<(), ApiError> {
-    if let Some(member) = READ_ONLY.iter().find(|m| attributes.has(m)) {
-        return Err(ApiError::invalid(
-            "read_only_attribute",
-            format!("{member} is set by the server and cannot be written"),
-        )
-        .at(format!("/data/attributes/{member}")));
-    }
-    attributes.only(&WRITABLE)?;
-    for member in WRITABLE {
-        if attributes.has(member) && attributes.nullable_string(member).ok() == Some(Some(None)) {
-            return Err(
-                ApiError::invalid("null_not_allowed", format!("{member} cannot be null"))
-                    .at(format!("/data/attributes/{member}")),
-            );
-        }
-    }
-    Ok(())
+    attributes.writable(&READ_ONLY, &WRITABLE, &WRITABLE)
 }
 
 /// The resource object with its secret, for the two responses that show it.

@@ -32,6 +32,7 @@ mod signing_keys;
 pub mod state;
 pub mod tenancy;
 mod users;
+mod webhooks;
 
 pub use routes::configure;
 pub use state::AppState;

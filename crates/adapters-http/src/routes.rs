@@ -8,7 +8,7 @@ use crate::error::ApiError;
 use crate::sessions;
 use crate::{
     actions, client_grants, clients, connections, health, joins, oauth, permissions,
-    resource_servers, roles, scopes, signing_keys, users,
+    resource_servers, roles, scopes, signing_keys, users, webhooks,
 };
 use portcullis_application::role_permissions::RolePermissions;
 use portcullis_application::user_roles::UserRoles;
@@ -142,6 +142,29 @@ pub fn configure<U: UnitOfWork>(cfg: &mut web::ServiceConfig) {
             .route(web::patch().to(connections::update::<U>))
             .route(web::delete().to(connections::delete::<U>))
             .default_service(not_allowed("GET, PATCH, DELETE")),
+    )
+    .service(
+        web::resource("/api/webhooks")
+            .route(web::get().to(webhooks::list::<U>))
+            .route(web::post().to(webhooks::create::<U>))
+            .default_service(not_allowed("GET, POST")),
+    )
+    .service(
+        web::resource("/api/webhooks/{id}")
+            .route(web::get().to(webhooks::get::<U>))
+            .route(web::patch().to(webhooks::update::<U>))
+            .route(web::delete().to(webhooks::delete::<U>))
+            .default_service(not_allowed("GET, PATCH, DELETE")),
+    )
+    .service(
+        web::resource("/api/webhooks/{id}/rotate_secret")
+            .route(web::patch().to(webhooks::rotate_secret::<U>))
+            .default_service(not_allowed("PATCH")),
+    )
+    .service(
+        web::resource("/api/webhooks/{id}/deliveries")
+            .route(web::get().to(webhooks::deliveries::<U>))
+            .default_service(not_allowed("GET")),
     )
     .service(
         web::resource("/api/roles")

@@ -22,6 +22,7 @@ use portcullis_application::signing_keys::SigningKeyService;
 use portcullis_application::tokens::TokenService;
 use portcullis_application::user_roles::UserRoleService;
 use portcullis_application::users::UserService;
+use portcullis_application::webhooks::WebhookService;
 
 /// The services behind the HTTP routes, generic over the store.
 pub struct AppState<U> {
@@ -65,6 +66,8 @@ pub struct AppState<U> {
     pub invitations: Arc<InvitationService<U>>,
     /// The audit trail.
     pub events: Arc<EventService<U>>,
+    /// The webhooks collection and their deliveries.
+    pub webhooks: Arc<WebhookService<U>>,
     /// The store, for the readiness probe.
     pub store: Arc<U>,
     /// The base domain under which `SLUG.<base>` selects environment `SLUG`.

@@ -504,3 +504,90 @@ diesel::table! {
 
 diesel::joinable!(action_executions -> actions (action_id));
 diesel::allow_tables_to_appear_in_same_query!(actions, action_executions);
+
+diesel::table! {
+    /// HTTP endpoints that receive an environment's events.
+    webhooks (id) {
+        /// ULID.
+        id -> Text,
+        /// Owning environment.
+        environment_id -> Text,
+        /// Name for people.
+        name -> Text,
+        /// Target URL.
+        url -> Text,
+        /// Whether new events are queued for it.
+        active -> Bool,
+        /// Signing secret ciphertext (AES-GCM under the master key).
+        signing_secret -> Binary,
+        /// Creation time (UTC).
+        created_at -> Timestamp,
+        /// Last update time (UTC).
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Event types a webhook subscribes to.
+    webhook_events (webhook_id, event_type) {
+        /// The webhook.
+        webhook_id -> Text,
+        /// The event type (`user.created`).
+        event_type -> Text,
+        /// Order of the type in the webhook's list.
+        position -> Integer,
+    }
+}
+
+diesel::table! {
+    /// Transactional outbox: one row per event and subscribed webhook.
+    webhook_deliveries (webhook_id, event_id) {
+        /// The webhook.
+        webhook_id -> Text,
+        /// The event.
+        event_id -> Text,
+        /// `pending`, `succeeded` or `failed`.
+        status -> Text,
+        /// Attempts made so far.
+        attempts -> Integer,
+        /// When the next attempt is due (or a worker's lease ends), UTC.
+        next_attempt_at -> Timestamp,
+        /// When the delivery was queued (UTC).
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Every delivery attempt.
+    webhook_delivery_attempts (id) {
+        /// ULID.
+        id -> Text,
+        /// The webhook.
+        webhook_id -> Text,
+        /// The event.
+        event_id -> Text,
+        /// 1 for the first attempt.
+        attempt -> Integer,
+        /// The receiver's status code.
+        status_code -> Nullable<Integer>,
+        /// Duration in milliseconds.
+        duration_ms -> BigInt,
+        /// What went wrong.
+        error -> Nullable<Text>,
+        /// `succeeded`, `retrying` or `failed`.
+        outcome -> Text,
+        /// Start of the attempt (UTC).
+        attempted_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(webhook_events -> webhooks (webhook_id));
+diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
+diesel::joinable!(webhook_deliveries -> events (event_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    webhooks,
+    webhook_events,
+    webhook_deliveries,
+    webhook_delivery_attempts,
+    events
+);

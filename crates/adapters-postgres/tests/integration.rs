@@ -41,3 +41,5 @@ mod transactions;
 mod user_roles;
 #[path = "integration/users.rs"]
 mod users;
+#[path = "integration/webhooks.rs"]
+mod webhooks;

@@ -180,10 +180,15 @@ async fn serve(settings: Settings) -> Result<(), StartError> {
         settings.server.shutdown_timeout_seconds,
     )?;
     crate::server::stop_on_signals(&server)?;
+    let (stop_deliveries, deliveries) = crate::server::start_deliveries(wired.deliveries);
     tracing::info!(store = backend.as_str(), "listening on http://{address}");
-    server
-        .await
-        .map_err(|e| StartError(format!("server failed: {e}")))?;
+    let served = server.await;
+    // Requests are drained; finish (or hand back, by lease) the deliveries.
+    let _ = stop_deliveries.send(true);
+    if let Err(error) = deliveries.await {
+        tracing::warn!(error = %error, "webhook delivery worker ended abnormally");
+    }
+    served.map_err(|e| StartError(format!("server failed: {e}")))?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -66,3 +66,16 @@ pub fn stop_on_signals(server: &Server) -> Result<(), StartError> {
     });
     Ok(())
 }
+
+/// Starts the webhook delivery worker on the runtime; it runs until `true`
+/// is sent on the returned channel, and the handle ends when it has.
+#[must_use]
+pub fn start_deliveries(
+    worker: std::sync::Arc<portcullis_application::webhook_delivery::DeliveryWorker<DieselStore>>,
+) -> (
+    tokio::sync::watch::Sender<bool>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    (stop, tokio::spawn(worker.run(stopped)))
+}

@@ -72,6 +72,18 @@ pub struct LifetimeSettings {
 pub struct WebhookSettings {
     /// Allow `http` and loopback/private targets (development and tests only).
     pub allow_private_targets: bool,
+    /// How long after an event a failing delivery is retried before it is marked failed.
+    pub retry_horizon_seconds: u64,
+    /// First retry delay, doubled for each further retry (with jitter).
+    pub initial_backoff_ms: u64,
+    /// Longest retry delay.
+    pub max_backoff_seconds: u64,
+    /// Time limit of one delivery request.
+    pub request_timeout_ms: u64,
+    /// Deliveries in flight at most per server process.
+    pub concurrency: usize,
+    /// Wait between polls of the outbox when nothing is due.
+    pub poll_interval_ms: u64,
 }
 
 /// `[server]`.
@@ -260,6 +272,40 @@ impl Settings {
             return bad(
                 "security.client_cache_ttl_seconds",
                 "must be from 0 to 86400".into(),
+            );
+        }
+        let hooks = &self.webhooks;
+        if !(1..=2_592_000).contains(&hooks.retry_horizon_seconds) {
+            return bad(
+                "webhooks.retry_horizon_seconds",
+                "must be from 1 to 2592000 (30 days)".into(),
+            );
+        }
+        if !(1..=3_600_000).contains(&hooks.initial_backoff_ms) {
+            return bad(
+                "webhooks.initial_backoff_ms",
+                "must be from 1 to 3600000".into(),
+            );
+        }
+        if !(1..=86_400).contains(&hooks.max_backoff_seconds) {
+            return bad(
+                "webhooks.max_backoff_seconds",
+                "must be from 1 to 86400".into(),
+            );
+        }
+        if !(100..=300_000).contains(&hooks.request_timeout_ms) {
+            return bad(
+                "webhooks.request_timeout_ms",
+                "must be from 100 to 300000".into(),
+            );
+        }
+        if !(1..=1024).contains(&hooks.concurrency) {
+            return bad("webhooks.concurrency", "must be from 1 to 1024".into());
+        }
+        if !(10..=60_000).contains(&hooks.poll_interval_ms) {
+            return bad(
+                "webhooks.poll_interval_ms",
+                "must be from 10 to 60000".into(),
             );
         }
         for (section, lifetime) in [

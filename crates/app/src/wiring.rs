@@ -12,6 +12,7 @@ use portcullis_adapters_crypto::{
 use portcullis_adapters_http::AppState;
 use portcullis_adapters_js::{JsLimits, QuickJsRunner};
 use portcullis_adapters_postgres::{DieselStore, StoreConfig};
+use portcullis_adapters_webhooks::{HttpWebhookSender, SenderConfig};
 use portcullis_application::Ports;
 use portcullis_application::action_runs::{ActionEngine, ExecutionRecorder};
 use portcullis_application::actions::{ActionMemo, ActionService};
@@ -32,6 +33,8 @@ use portcullis_application::signing_keys::SigningKeyService;
 use portcullis_application::tokens::TokenService;
 use portcullis_application::user_roles::UserRoleService;
 use portcullis_application::users::UserService;
+use portcullis_application::webhook_delivery::{DeliveryPolicy, DeliveryWorker};
+use portcullis_application::webhooks::WebhookService;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::settings::Settings;
@@ -48,6 +51,8 @@ pub struct Wired {
     pub store: Arc<DieselStore>,
     /// The HTTP state (services).
     pub state: AppState<DieselStore>,
+    /// The webhook delivery worker (started by `serve`).
+    pub deliveries: Arc<DeliveryWorker<DieselStore>>,
 }
 
 impl std::fmt::Debug for Wired {
@@ -200,6 +205,7 @@ pub fn wire(
         Arc::clone(&action_memo),
         recorder,
     ));
+    let deliveries = Arc::new(delivery_worker(settings, ports.clone())?);
     let state = AppState {
         environments: Arc::new(EnvironmentService::new(ports.clone(), issuers)),
         tokens: Arc::new(
@@ -249,12 +255,49 @@ pub fn wire(
                 max_ttl_seconds: settings.invitations.max_ttl_seconds,
             },
         )),
+        webhooks: Arc::new(WebhookService::new(
+            ports.clone(),
+            settings.webhooks.allow_private_targets,
+        )),
         signing_keys: Arc::new(SigningKeyService::new(ports, keys)),
         store: Arc::clone(&store),
         base_domain: settings.server.base_domain.clone(),
         body_limit: settings.server.body_limit,
     };
-    Ok(Wired { store, state })
+    Ok(Wired {
+        store,
+        state,
+        deliveries,
+    })
+}
+
+/// The webhook delivery worker and its HTTP sender.
+fn delivery_worker(
+    settings: &Settings,
+    ports: Ports<DieselStore>,
+) -> Result<DeliveryWorker<DieselStore>, StartError> {
+    let hooks = &settings.webhooks;
+    let timeout = Duration::from_millis(hooks.request_timeout_ms);
+    let sender = HttpWebhookSender::new(SenderConfig {
+        timeout,
+        allow_private_targets: hooks.allow_private_targets,
+    })
+    .map_err(|e| StartError(error_chain(&e)))?;
+    let policy = DeliveryPolicy {
+        concurrency: hooks.concurrency,
+        poll_interval: Duration::from_millis(hooks.poll_interval_ms),
+        // Longer than any request, so that only a dead worker's lease runs out.
+        lease: timeout * 2 + Duration::from_secs(1),
+        initial_backoff_ms: hooks.initial_backoff_ms,
+        max_backoff_ms: hooks.max_backoff_seconds.saturating_mul(1000),
+        retry_horizon: Duration::from_secs(hooks.retry_horizon_seconds),
+    };
+    Ok(DeliveryWorker::new(
+        ports,
+        Arc::new(sender),
+        policy,
+        Arc::new(rand::random::<f64>),
+    ))
 }
 
 /// The recorder of action runs, with its writer on a thread of its own (a

@@ -178,6 +178,18 @@ const CLIENT_GRANT: Shape = Shape {
         ("resource_server", "resource_server", One),
     ],
 };
+const WEBHOOK: Shape = Shape {
+    kind: "webhook",
+    attributes: &[
+        ("name", Text),
+        ("url", Text),
+        ("events", TextList),
+        ("active", Boolean),
+        ("created_at", Time),
+        ("updated_at", Time),
+    ],
+    relationships: &[],
+};
 const CONNECTION: Shape = Shape {
     kind: "connection",
     attributes: &[
@@ -520,6 +532,18 @@ static CATALOG: &[EventType] = &[
         "An action's name, code or enabled flag changed."
     ),
     event!("action.deleted", ACTION, "An action was deleted."),
+    event!("webhook.created", WEBHOOK, "A webhook was created."),
+    event!(
+        "webhook.updated",
+        WEBHOOK,
+        "A webhook's name, URL, subscriptions or active flag changed."
+    ),
+    event!("webhook.deleted", WEBHOOK, "A webhook was deleted."),
+    event!(
+        "webhook.secret_rotated",
+        WEBHOOK,
+        "A webhook's signing secret was replaced (the secret itself is never in an event)."
+    ),
 ];
 
 /// Every event type, grouped by resource type.

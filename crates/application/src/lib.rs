@@ -36,6 +36,8 @@ pub mod tokens;
 pub mod user_roles;
 pub mod users;
 pub mod validation;
+pub mod webhook_delivery;
+pub mod webhooks;
 
 mod paging;
 mod ports;

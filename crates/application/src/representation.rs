@@ -391,3 +391,62 @@ pub fn action_execution(execution: &portcullis_domain::action::ActionExecution) 
         }
     })
 }
+
+/// `webhook`, never with its signing secret (see [`webhook_with_secret`]).
+#[must_use]
+pub fn webhook(webhook: &portcullis_domain::webhook::Webhook) -> Value {
+    json!({
+        "type": "webhook",
+        "id": webhook.id.to_string(),
+        "attributes": {
+            "name": webhook.name.as_str(),
+            "url": webhook.url.as_str(),
+            "events": webhook.events,
+            "active": webhook.active,
+            "created_at": rfc3339(webhook.created_at),
+            "updated_at": rfc3339(webhook.updated_at),
+        }
+    })
+}
+
+/// `webhook` with `signing_secret`: only the create and `rotate_secret`
+/// responses render this, never an event.
+#[must_use]
+pub fn webhook_with_secret(
+    webhook: &portcullis_domain::webhook::Webhook,
+    secret: &secrecy::SecretString,
+) -> Value {
+    use secrecy::ExposeSecret as _;
+    let mut resource = self::webhook(webhook);
+    if let Some(attributes) = resource
+        .get_mut("attributes")
+        .and_then(Value::as_object_mut)
+    {
+        attributes.insert(
+            "signing_secret".to_owned(),
+            Value::String(secret.expose_secret().to_owned()),
+        );
+    }
+    resource
+}
+
+/// `webhook_delivery`: one attempt.
+#[must_use]
+pub fn webhook_delivery(attempt: &portcullis_domain::webhook::DeliveryAttempt) -> Value {
+    json!({
+        "type": "webhook_delivery",
+        "id": attempt.id.to_string(),
+        "attributes": {
+            "event_id": attempt.event_id.to_string(),
+            "attempt": attempt.attempt,
+            "status_code": attempt.status_code,
+            "duration_ms": attempt.duration_ms,
+            "error": attempt.error,
+            "outcome": attempt.outcome.as_str(),
+            "attempted_at": rfc3339(attempt.attempted_at),
+        },
+        "relationships": {
+            "webhook": to_one("webhook", attempt.webhook_id),
+        }
+    })
+}

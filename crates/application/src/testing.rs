@@ -59,6 +59,9 @@ pub(crate) fn ports_with_jwt(store: InlineUow, jwt: MockJwtKeys) -> Ports<Inline
         .expect_generate_secret()
         .returning(|| SecretString::from("generated-secret"));
     secrets
+        .expect_generate_webhook_secret()
+        .returning(|| SecretString::from("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"));
+    secrets
         .expect_generate_identifier()
         .returning(|| "generated-id".to_owned());
     secrets

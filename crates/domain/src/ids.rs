@@ -91,6 +91,10 @@ typed_id! {
     ActionId,
     /// Identifies one recorded run of an action.
     ActionExecutionId,
+    /// Identifies a webhook.
+    WebhookId,
+    /// Identifies one delivery attempt of an event to a webhook.
+    DeliveryAttemptId,
 }
 
 #[cfg(test)]

@@ -34,6 +34,7 @@ pub mod session;
 pub mod signing_key;
 mod time;
 pub mod user;
+pub mod webhook;
 
 pub use ids::ConnectionId;
 pub use ids::SessionId;
@@ -42,5 +43,6 @@ pub use ids::{
     ResourceServerId, RoleId, RolePermissionId, ScopeId, SigningKeyId, UserId, UserRoleId,
 };
 pub use ids::{ActionExecutionId, ActionId};
+pub use ids::{DeliveryAttemptId, WebhookId};
 pub use ids::{InvitationId, MembershipId, OrganizationId};
 pub use time::{Timestamp, TimestampError};

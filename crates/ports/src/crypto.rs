@@ -49,6 +49,9 @@ pub trait PasswordHasher: Send + Sync + 'static {
 pub trait SecretGenerator: Send + Sync + 'static {
     /// A new secret of at least 256 random bits, URL-safe text.
     fn generate_secret(&self) -> SecretString;
+    /// A new webhook signing secret in the Standard Webhooks form:
+    /// `whsec_` followed by standard base64 (with padding) of 32 random bytes.
+    fn generate_webhook_secret(&self) -> SecretString;
     /// A new public identifier (e.g. a `client_id`): random, URL-safe, not secret.
     fn generate_identifier(&self) -> String;
     /// The SHA-256 digest a secret is stored as.

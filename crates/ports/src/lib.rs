@@ -14,6 +14,7 @@ pub mod store;
 mod system;
 #[cfg(any(test, feature = "mock"))]
 pub mod testing;
+pub mod webhooks;
 
 pub use system::{Clock, IdGen};
 #[cfg(any(test, feature = "mock"))]

@@ -20,6 +20,8 @@ use portcullis_domain::{
 
 use portcullis_domain::ConnectionId;
 use portcullis_domain::connection::Connection;
+use portcullis_domain::webhook::{DeliveryAttempt, EncryptedSigningSecret, Webhook};
+use portcullis_domain::{EventId, WebhookId};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -807,7 +809,9 @@ pub trait SessionRepo {
 /// The audit trail.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 pub trait EventRepo {
-    /// Appends an event.
+    /// Appends an event and, in the same transaction (the outbox), queues
+    /// one delivery, due at once, for every active webhook of the event's
+    /// environment subscribed to its type.
     ///
     /// # Errors
     /// Backend failures.
@@ -953,6 +957,112 @@ pub trait ActionRepo {
     ) -> Result<u64, StoreError>;
 }
 
+/// Webhooks and their subscriptions.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait WebhookRepo {
+    /// Inserts a webhook and its subscriptions.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn insert_webhook(&mut self, webhook: &Webhook) -> Result<(), StoreError>;
+    /// Replaces every mutable field of a stored webhook and its subscriptions.
+    ///
+    /// # Errors
+    /// MUST return `StoreError::NotFound` if the webhook does not exist.
+    fn update_webhook(&mut self, webhook: &Webhook) -> Result<(), StoreError>;
+    /// Deletes a webhook with its subscriptions, queued deliveries and
+    /// attempts; returns whether it existed.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn delete_webhook(
+        &mut self,
+        environment: EnvironmentId,
+        id: WebhookId,
+    ) -> Result<bool, StoreError>;
+    /// Finds a webhook of an environment with its subscriptions.
+    ///
+    /// # Errors
+    /// Backend failures; `Corrupt` for rows that break invariants.
+    fn find_webhook(
+        &mut self,
+        environment: EnvironmentId,
+        id: WebhookId,
+    ) -> Result<Option<Webhook>, StoreError>;
+    /// One page of webhooks with their subscriptions, in id order.
+    ///
+    /// # Errors
+    /// Backend failures; `Corrupt` for rows that break invariants.
+    fn list_webhooks(
+        &mut self,
+        environment: EnvironmentId,
+        page: &Keyset,
+    ) -> Result<Vec<Webhook>, StoreError>;
+}
+
+/// A queued delivery taken by one worker, with what it needs to send it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedDelivery {
+    /// The webhook.
+    pub webhook_id: WebhookId,
+    /// The event.
+    pub event_id: EventId,
+    /// The number of this attempt (1 for the first).
+    pub attempt: u32,
+    /// The webhook's URL as stored.
+    pub url: String,
+    /// The webhook's encrypted signing secret.
+    pub signing_secret: EncryptedSigningSecret,
+    /// The event's type (`user.created`).
+    pub event_type: String,
+    /// The event's data (JSON text of the resource object).
+    pub data: String,
+    /// When the event happened.
+    pub occurred_at: Timestamp,
+    /// When the delivery was queued (the retry horizon counts from here).
+    pub queued_at: Timestamp,
+}
+
+/// The transactional outbox of webhook deliveries and their attempts.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait DeliveryRepo {
+    /// Takes up to `limit` pending deliveries due at `now` (oldest due
+    /// first) and moves their due time to `lease_until`, so that no other
+    /// worker takes them before this one records the attempt, or, if this
+    /// one dies, before the lease runs out. Rows another transaction holds
+    /// are skipped, not waited for (`FOR UPDATE SKIP LOCKED`).
+    ///
+    /// # Errors
+    /// Backend failures; `Corrupt` for rows that break invariants.
+    fn claim_deliveries(
+        &mut self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError>;
+    /// Records an attempt and moves its delivery on: due again at
+    /// `retry_at` when `Some`, otherwise done (succeeded or failed, as the
+    /// attempt's outcome says). A delivery whose webhook was deleted
+    /// meanwhile is gone: nothing is recorded and this is not an error.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn record_delivery_attempt(
+        &mut self,
+        attempt: &DeliveryAttempt,
+        retry_at: Option<Timestamp>,
+    ) -> Result<(), StoreError>;
+    /// One page of a webhook's attempts, in id (attempt) order.
+    ///
+    /// # Errors
+    /// Backend failures; `Corrupt` for rows that break invariants.
+    fn list_delivery_attempts(
+        &mut self,
+        webhook: WebhookId,
+        page: &Keyset,
+    ) -> Result<Vec<DeliveryAttempt>, StoreError>;
+}
+
 /// Every repository reachable inside one unit of work (method names are unique across them).
 pub trait Tx:
     EnvironmentRepo
@@ -974,6 +1084,8 @@ pub trait Tx:
     + InvitationRepo
     + EventLogRepo
     + ActionRepo
+    + WebhookRepo
+    + DeliveryRepo
 {
 }
 
@@ -997,6 +1109,8 @@ impl<T> Tx for T where
         + InvitationRepo
         + EventLogRepo
         + ActionRepo
+        + WebhookRepo
+        + DeliveryRepo
 {
 }
 

@@ -30,6 +30,9 @@ use crate::store::{
 use portcullis_domain::ConnectionId;
 use portcullis_domain::connection::Connection;
 
+use portcullis_domain::WebhookId;
+use portcullis_domain::webhook::{DeliveryAttempt, Webhook};
+
 mockall::mock! {
     /// A transaction whose every repository method is a mockall expectation.
     pub Tx {}
@@ -175,6 +178,18 @@ mockall::mock! {
         fn list_action_executions(&mut self, environment: EnvironmentId, action: portcullis_domain::ActionId, page: &Keyset) -> Result<Vec<portcullis_domain::action::ActionExecution>, StoreError>;
         fn find_action_execution(&mut self, environment: EnvironmentId, action: portcullis_domain::ActionId, id: portcullis_domain::ActionExecutionId) -> Result<Option<portcullis_domain::action::ActionExecution>, StoreError>;
         fn prune_action_executions(&mut self, action: portcullis_domain::ActionId, keep: u32) -> Result<u64, StoreError>;
+    }
+    impl crate::store::WebhookRepo for Tx {
+        fn insert_webhook(&mut self, webhook: &Webhook) -> Result<(), StoreError>;
+        fn update_webhook(&mut self, webhook: &Webhook) -> Result<(), StoreError>;
+        fn delete_webhook(&mut self, environment: EnvironmentId, id: WebhookId) -> Result<bool, StoreError>;
+        fn find_webhook(&mut self, environment: EnvironmentId, id: WebhookId) -> Result<Option<Webhook>, StoreError>;
+        fn list_webhooks(&mut self, environment: EnvironmentId, page: &Keyset) -> Result<Vec<Webhook>, StoreError>;
+    }
+    impl crate::store::DeliveryRepo for Tx {
+        fn claim_deliveries(&mut self, now: Timestamp, lease_until: Timestamp, limit: u32) -> Result<Vec<crate::store::ClaimedDelivery>, StoreError>;
+        fn record_delivery_attempt(&mut self, attempt: &DeliveryAttempt, retry_at: Option<Timestamp>) -> Result<(), StoreError>;
+        fn list_delivery_attempts(&mut self, webhook: WebhookId, page: &Keyset) -> Result<Vec<DeliveryAttempt>, StoreError>;
     }
 }
 

@@ -40,6 +40,7 @@ mod sessions;
 mod signing_keys;
 mod user_roles;
 mod users;
+mod webhooks;
 
 use diesel::Connection;
 use diesel::result::Error;

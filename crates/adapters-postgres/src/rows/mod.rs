@@ -22,6 +22,7 @@ pub(crate) mod session;
 pub(crate) mod signing_key;
 pub(crate) mod user;
 pub(crate) mod user_role;
+pub(crate) mod webhook;
 
 use portcullis_domain::IdError;
 use portcullis_ports::store::StoreError;

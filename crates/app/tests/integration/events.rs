@@ -507,6 +507,33 @@ async fn every_event_matches_its_published_schema(store: Store) {
     .await;
     ok(204)(app.delete(&format!("/api/users/{user}"), &token).await).await;
 
+    // A webhook (never delivered: it listens to an event that no longer comes).
+    let webhook = id(&ok(201)(
+        app.post(
+            "/api/webhooks",
+            &token,
+            &json!({"data": {"type": "webhook", "attributes": {"name": "sync",
+                "url": "https://hooks.example.com/portcullis", "events": ["organization.created"]}}}),
+        )
+        .await,
+    )
+    .await);
+    ok(200)(
+        patch(
+            format!("/api/webhooks/{webhook}"),
+            "webhook",
+            json!({"active": false}),
+        )
+        .await,
+    )
+    .await;
+    ok(200)(action(format!("/api/webhooks/{webhook}/rotate_secret")).await).await;
+    ok(204)(
+        app.delete(&format!("/api/webhooks/{webhook}"), &token)
+            .await,
+    )
+    .await;
+
     // A JavaScript action.
     let action = id(&ok(201)(
         app.post(

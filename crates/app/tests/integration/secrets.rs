@@ -15,7 +15,7 @@ use crate::organizations::create_organization;
 use crate::support::{Store, TestApp, jsonapi, spawn_app};
 
 /// Everything the server logs, at every level, in this test process.
-fn capture_logs() -> Arc<Mutex<Vec<u8>>> {
+pub(crate) fn capture_logs() -> Arc<Mutex<Vec<u8>>> {
     struct Sink(Arc<Mutex<Vec<u8>>>);
     impl Write for Sink {
         fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {

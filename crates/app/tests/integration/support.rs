@@ -34,14 +34,26 @@ pub struct TestApp {
     pub db: TestDatabase,
     /// The master key the server encrypts with (to check ciphertext at rest).
     pub master_key: [u8; 32],
+    /// Stops the webhook delivery worker when dropped or sent `true`.
+    _stop_deliveries: tokio::sync::watch::Sender<bool>,
 }
 
 pub async fn spawn_app(store: Store) -> TestApp {
-    portcullis_adapters_crypto::init();
+    spawn_app_with(store, |_| {}).await
+}
+
+/// As [`spawn_app`], with settings changed by `tweak` first.
+pub async fn spawn_app_with(store: Store, tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let db = match store {
         Store::Postgres => TestDatabase::postgres(),
         Store::Sqlite => TestDatabase::sqlite(),
     };
+    spawn_app_on(db, tweak).await
+}
+
+/// As [`spawn_app_with`], on a given database (several servers may share one).
+pub async fn spawn_app_on(db: TestDatabase, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    portcullis_adapters_crypto::init();
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
     let addr = listener.local_addr().expect("local address");
     let data_dir = tempfile::tempdir().expect("temp dir");
@@ -56,6 +68,7 @@ pub async fn spawn_app(store: Store) -> TestApp {
     settings.security.bcrypt_cost = 4;
     settings.secrets.master_key =
         SecretString::from(portcullis_adapters_crypto::generate_master_key());
+    tweak(&mut settings);
     let opened = open_store(&settings).expect("open store");
     migrate(&opened).expect("migrate");
     let master = master_key(&settings).expect("master key");
@@ -72,6 +85,7 @@ pub async fn spawn_app(store: Store) -> TestApp {
         .expect("default environment");
     let environments = Arc::clone(&wired.state.environments);
     let store_handle = Arc::clone(&wired.store);
+    let (stop_deliveries, _) = portcullis_app::server::start_deliveries(wired.deliveries);
     let server = portcullis_app::server::start(wired.state, listener, 1, 1).expect("server starts");
     actix_web::rt::spawn(server);
     // No idle connection reuse: the server closes idle keep-alive connections
@@ -92,6 +106,7 @@ pub async fn spawn_app(store: Store) -> TestApp {
         _data_dir: data_dir,
         db,
         master_key: master,
+        _stop_deliveries: stop_deliveries,
     }
 }
 
