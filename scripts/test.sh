@@ -27,6 +27,15 @@ if ! cargo nextest --version >/dev/null 2>&1; then
 fi
 cargo test --workspace --all-features --doc --quiet
 
+# The webhook tests also verify deliveries with the Standard Webhooks
+# reference library for Python, as a receiver would (skipped, with a
+# message, if it cannot be installed).
+if ! python3 -c 'import standardwebhooks' >/dev/null 2>&1; then
+  echo "test suite: installing standardwebhooks from PyPI" >&2
+  python3 -m pip install --quiet standardwebhooks >&2 \
+    || echo "test suite: standardwebhooks unavailable; that check will be skipped" >&2
+fi
+
 # The end-to-end tests write every JSON:API document they receive here...
 capture="$PWD/target/jsonapi-documents"
 rm -rf "$capture"
