@@ -1,7 +1,7 @@
 //! # portcullis-adapters-webhooks
 //!
 //! Webhook delivery over HTTP: [`HttpWebhookSender`] implements the
-//! [`WebhookSender`] port with reqwest (native-tls). Each request is signed
+//! [`WebhookSender`](portcullis_ports::webhooks::WebhookSender) port with reqwest (native-tls). Each request is signed
 //! as the Standard Webhooks specification says ([`sign`]), bounded by a
 //! timeout, never follows redirects, uses no proxy, and connects only to
 //! addresses that pass the private-address guard after DNS resolution
