@@ -17,6 +17,7 @@
 //! fresh migrated database of either backend.
 #![deny(missing_docs)]
 
+mod changes;
 mod conn;
 mod error;
 mod migrate;
@@ -34,7 +35,10 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 use diesel::r2d2::{HandleError, ManageConnection, Pool};
+use portcullis_ports::changes::ChangeSink;
 use portcullis_ports::store::StoreError;
+
+pub use crate::changes::{ChangeListener, ListenerConfig};
 
 use crate::conn::{ConnectError, Manager, SqlitePragmas, Target};
 
@@ -127,6 +131,8 @@ pub struct DieselStore {
     /// more threads than there are connections to use.
     permits: Arc<Semaphore>,
     wait: Duration,
+    /// The PostgreSQL URL the change listener connects to.
+    listen_url: Option<String>,
 }
 
 impl fmt::Debug for DieselStore {
@@ -178,6 +184,10 @@ impl DieselStore {
         let target = Target::parse(&config.url, config.connect_timeout)
             .map_err(|err| StoreError::Backend(Box::new(err)))?;
         let backend = target.backend();
+        let listen_url = match &target {
+            Target::Postgres(url) => Some(url.clone()),
+            Target::Sqlite(_) => None,
+        };
         let manager = Manager::new(target);
         let mut probe = manager
             .connect()
@@ -205,6 +215,7 @@ impl DieselStore {
             backend,
             permits: Arc::new(Semaphore::new(usize::try_from(max_size).unwrap_or(1))),
             wait: config.connect_timeout.max(Duration::from_millis(1)),
+            listen_url,
         })
     }
 
@@ -227,6 +238,26 @@ impl DieselStore {
         let applied = applied.map_err(StoreError::Backend)?;
         tracing::info!(backend = %self.backend, applied, "migrations applied");
         Ok(applied)
+    }
+
+    /// Starts hearing the changes other nodes announce (see
+    /// [`portcullis_ports::changes`]), handing them to `sink`; `None` on
+    /// SQLite, which only one node serves. The listener runs on a thread of
+    /// its own with its own connection, and stops when dropped.
+    ///
+    /// # Errors
+    /// `StoreError::Backend` when the thread cannot be started.
+    pub fn listen_for_changes(
+        &self,
+        sink: Arc<dyn ChangeSink>,
+        config: ListenerConfig,
+    ) -> Result<Option<ChangeListener>, StoreError> {
+        let Some(url) = &self.listen_url else {
+            return Ok(None);
+        };
+        ChangeListener::start(url.clone(), sink, config)
+            .map(Some)
+            .map_err(|err| StoreError::Backend(Box::new(err)))
     }
 
     /// The database engine behind the store.

@@ -7,6 +7,8 @@
 mod access_tokens;
 #[path = "integration/actions.rs"]
 mod actions;
+#[path = "integration/changes.rs"]
+mod changes;
 #[path = "integration/clients.rs"]
 mod clients;
 #[path = "integration/connect.rs"]

@@ -116,6 +116,9 @@ pub struct DatabaseSettings {
     pub connect_timeout_seconds: u64,
     /// Apply pending migrations when serving.
     pub run_migrations: bool,
+    /// PostgreSQL: milliseconds between two reads of the changes other nodes
+    /// announce; `0` turns the listener off.
+    pub change_poll_interval_ms: u64,
 }
 
 /// `[secrets]`.

@@ -11,7 +11,7 @@ use portcullis_adapters_crypto::{
 };
 use portcullis_adapters_http::AppState;
 use portcullis_adapters_js::{JsLimits, QuickJsRunner};
-use portcullis_adapters_postgres::{DieselStore, StoreConfig};
+use portcullis_adapters_postgres::{ChangeListener, DieselStore, ListenerConfig, StoreConfig};
 use portcullis_adapters_webhooks::{HttpWebhookSender, SenderConfig};
 use portcullis_application::Ports;
 use portcullis_application::action_runs::{ActionEngine, ExecutionRecorder};
@@ -23,6 +23,7 @@ use portcullis_application::connections::ConnectionService;
 use portcullis_application::environments::{BootstrapCredentials, EnvironmentService};
 use portcullis_application::invitations::{InvitationLimits, InvitationService};
 use portcullis_application::keys::KeyCache;
+use portcullis_application::node_caches::NodeCaches;
 use portcullis_application::permissions::PermissionService;
 use portcullis_application::resource_servers::ResourceServerService;
 use portcullis_application::role_permissions::RolePermissionService;
@@ -53,6 +54,8 @@ pub struct Wired {
     pub state: AppState<DieselStore>,
     /// The webhook delivery worker (started by `serve`).
     pub deliveries: Arc<DeliveryWorker<DieselStore>>,
+    /// The listener for other nodes' changes (PostgreSQL); stops when dropped.
+    pub changes: Option<ChangeListener>,
 }
 
 impl std::fmt::Debug for Wired {
@@ -206,6 +209,15 @@ pub fn wire(
         recorder,
     ));
     let deliveries = Arc::new(delivery_worker(settings, ports.clone())?);
+    let changes = listen_for_changes(
+        settings,
+        &store,
+        NodeCaches::new(
+            Arc::clone(&keys),
+            Arc::clone(&clients),
+            Arc::clone(&action_memo),
+        ),
+    )?;
     let state = AppState {
         environments: Arc::new(EnvironmentService::new(ports.clone(), issuers)),
         tokens: Arc::new(
@@ -268,7 +280,33 @@ pub fn wire(
         store,
         state,
         deliveries,
+        changes,
     })
+}
+
+/// Starts hearing the changes other nodes make (PostgreSQL), unless the
+/// poll interval is 0.
+fn listen_for_changes(
+    settings: &Settings,
+    store: &DieselStore,
+    caches: NodeCaches<DieselStore>,
+) -> Result<Option<ChangeListener>, StartError> {
+    let poll = settings.database.change_poll_interval_ms;
+    if poll == 0 {
+        return Ok(None);
+    }
+    let config = ListenerConfig {
+        poll_interval: Duration::from_millis(poll),
+        ..ListenerConfig::default()
+    };
+    store
+        .listen_for_changes(Arc::new(caches), config)
+        .map_err(|e| {
+            StartError(format!(
+                "cannot listen for other nodes' changes: {}",
+                error_chain(&e)
+            ))
+        })
 }
 
 /// The webhook delivery worker and its HTTP sender.

@@ -208,6 +208,13 @@ impl ActionMemo {
         self.generation.fetch_add(1, Ordering::AcqRel);
         entries.retain(|(env, _), _| *env != environment);
     }
+
+    /// Forgets every entry.
+    pub fn forget_all(&self) {
+        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        entries.clear();
+    }
 }
 
 /// The actions collection.

@@ -115,6 +115,13 @@ impl ClientMemo {
         self.generation.fetch_add(1, Ordering::AcqRel);
         entries.retain(|(env, _, _), _| *env != environment);
     }
+
+    /// Forgets every entry.
+    pub fn forget_all(&self) {
+        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        entries.clear();
+    }
 }
 
 #[cfg(test)]

@@ -2,8 +2,10 @@
 //! neither issuing nor verifying a token reads the store or parses a key.
 //!
 //! Changes made through this process invalidate an environment's entry at
-//! once. Changes made by another process on the same store (a second node,
-//! the CLI) are picked up when the entry expires after `ttl_seconds`.
+//! once. Changes made by another node on the same PostgreSQL database are
+//! announced through the store and invalidate it within the listener's poll
+//! interval (see [`crate::node_caches`]); without announcements (the CLI on
+//! the embedded store) an entry expires after `ttl_seconds`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -176,6 +178,16 @@ impl<U: UnitOfWork> KeyCache<U> {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         self.generation.fetch_add(1, Ordering::AcqRel);
         entries.remove(&environment);
+    }
+
+    /// Forgets every environment's keys.
+    pub fn invalidate_all(&self) {
+        let mut entries = self
+            .entries
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        entries.clear();
     }
 
     fn load(

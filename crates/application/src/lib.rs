@@ -22,6 +22,7 @@ pub mod invitations;
 pub mod joins;
 pub mod keys;
 pub mod memberships;
+pub mod node_caches;
 pub mod organizations;
 pub mod permissions;
 pub mod principal;

@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 pub mod actions;
+pub mod changes;
 pub mod crypto;
 pub mod store;
 mod system;

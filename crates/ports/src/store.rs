@@ -811,7 +811,10 @@ pub trait SessionRepo {
 pub trait EventRepo {
     /// Appends an event and, in the same transaction (the outbox), queues
     /// one delivery, due at once, for every active webhook of the event's
-    /// environment subscribed to its type.
+    /// environment subscribed to its type. A store shared by several nodes
+    /// also announces, on commit, a change whose
+    /// [`AuditEvent::cached_area`] is set, so that every node forgets what
+    /// it made stale (see [`crate::changes`]).
     ///
     /// # Errors
     /// Backend failures.

@@ -6,6 +6,7 @@ use portcullis_domain::event::AuditEvent;
 use portcullis_ports::store::{EventRepo, StoreError};
 
 use super::DbTx;
+use crate::conn::AnyConnection;
 use crate::rows::event::NewEventRow;
 use crate::rows::webhook::NewDeliveryRow;
 use crate::schema::{events, webhook_deliveries, webhook_events, webhooks};
@@ -42,6 +43,20 @@ impl EventRepo for DbTx<'_> {
                     .execute(conn)?;
             }
             Ok(())
-        })
+        })?;
+        if let Some(area) = event.cached_area() {
+            let payload = crate::changes::payload(event.environment_id, area);
+            // Delivered to every listening node when (and only if) this
+            // transaction commits; SQLite has a single node.
+            self.run(|conn| match conn {
+                AnyConnection::Postgres(pg) => diesel::sql_query("SELECT pg_notify($1, $2)")
+                    .bind::<diesel::sql_types::Text, _>(crate::changes::CHANNEL)
+                    .bind::<diesel::sql_types::Text, _>(&payload)
+                    .execute(pg)
+                    .map(drop),
+                AnyConnection::Sqlite(_) => Ok(()),
+            })?;
+        }
+        Ok(())
     }
 }

@@ -31,6 +31,8 @@ pub struct TestApp {
     pub environments: Arc<EnvironmentService<DieselStore>>,
     pub store: Arc<DieselStore>,
     _data_dir: tempfile::TempDir,
+    /// Hears other nodes' changes (PostgreSQL); stopped before `db` drops.
+    _changes: Option<portcullis_adapters_postgres::ChangeListener>,
     pub db: TestDatabase,
     /// The master key the server encrypts with (to check ciphertext at rest).
     pub master_key: [u8; 32],
@@ -86,6 +88,7 @@ pub async fn spawn_app_on(db: TestDatabase, tweak: impl FnOnce(&mut Settings)) -
     let environments = Arc::clone(&wired.state.environments);
     let store_handle = Arc::clone(&wired.store);
     let (stop_deliveries, _) = portcullis_app::server::start_deliveries(wired.deliveries);
+    let changes = wired.changes;
     let server = portcullis_app::server::start(wired.state, listener, 1, 1).expect("server starts");
     actix_web::rt::spawn(server);
     // No idle connection reuse: the server closes idle keep-alive connections
@@ -104,6 +107,7 @@ pub async fn spawn_app_on(db: TestDatabase, tweak: impl FnOnce(&mut Settings)) -
         environments,
         store: store_handle,
         _data_dir: data_dir,
+        _changes: changes,
         db,
         master_key: master,
         _stop_deliveries: stop_deliveries,
