@@ -29,6 +29,10 @@ deny:
 bench *args:
     scripts/bench.sh {{ args }}
 
+# Long fault run: steady mixed load (memory, no 5xx) then kill -9 cycles, each SOAK_SECONDS (default 300).
+soak seconds="300":
+    SOAK_SECONDS={{ seconds }} scripts/soak.sh
+
 # Format every crate in place.
 fmt:
     cargo fmt --all

@@ -32,6 +32,7 @@ mod secrets;
 mod sessions;
 mod shutdown;
 mod signing_keys;
+mod soak;
 mod tokens;
 mod user_roles;
 mod users;

@@ -70,3 +70,99 @@ async fn an_unreachable_database_is_503_and_the_server_recovers_by_itself() {
         .unwrap();
     assert_eq!(ready.status(), 200);
 }
+
+/// Writes under load while the database goes away and comes back: every
+/// answer is a 201 or a JSON:API 503 (never a 500 or a hang), every
+/// acknowledged write is kept with its event, no user is stored without its
+/// event (nor an event without its user), and writes succeed again within
+/// seconds of the database coming back.
+#[actix_web::test]
+async fn writes_under_load_through_an_outage_lose_nothing_acknowledged() {
+    use std::collections::BTreeSet;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let app = Arc::new(spawn_app(Store::Postgres).await);
+    let token = app.token(None).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let (app, token, stop) = (Arc::clone(&app), token.clone(), Arc::clone(&stop));
+            actix_web::rt::spawn(async move {
+                let (mut acknowledged, mut refused) = (Vec::new(), 0usize);
+                let mut n = 0;
+                while !stop.load(Ordering::Acquire) {
+                    n += 1;
+                    let response = app
+                        .post(
+                            "/api/users",
+                            &token,
+                            &serde_json::json!({"data": {"type": "user", "attributes": {
+                                "email": format!("load-{w}-{n}@example.com")}}}),
+                        )
+                        .await;
+                    if response.status() == 201 {
+                        let document: serde_json::Value = response.json().await.unwrap();
+                        acknowledged.push(document["data"]["id"].as_str().unwrap().to_owned());
+                    } else {
+                        expect_error(response, 503, "store_unavailable").await;
+                        refused += 1;
+                        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+                    }
+                }
+                (acknowledged, refused)
+            })
+        })
+        .collect();
+
+    let count = || {
+        app.db
+            .texts("SELECT CAST(count(*) AS TEXT) AS value FROM users")[0]
+            .clone()
+    };
+    let wait_for_writes = |at_least: usize| {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        async move {
+            while count().parse::<usize>().unwrap() < at_least {
+                assert!(Instant::now() < deadline, "writes did not resume");
+                actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    wait_for_writes(20).await;
+    app.db.set_reachable(false);
+    actix_web::rt::time::sleep(Duration::from_millis(1500)).await;
+    app.db.set_reachable(true);
+    let recovered_from = Instant::now();
+    let before: usize = count().parse().unwrap();
+    wait_for_writes(before + 20).await;
+    let recovery = recovered_from.elapsed();
+    stop.store(true, Ordering::Release);
+
+    let (mut acknowledged, mut refused) = (BTreeSet::new(), 0);
+    for writer in writers {
+        let (ids, refusals) = writer.await.unwrap();
+        acknowledged.extend(ids);
+        refused += refusals;
+    }
+    assert!(refused > 0, "the outage was felt");
+    let users: BTreeSet<String> = app
+        .db
+        .texts("SELECT id AS value FROM users")
+        .into_iter()
+        .collect();
+    let created: BTreeSet<String> = app
+        .db
+        .texts("SELECT resource_id AS value FROM events WHERE event_type = 'user.created'")
+        .into_iter()
+        .collect();
+    assert!(
+        acknowledged.is_subset(&users),
+        "acknowledged writes were lost"
+    );
+    assert_eq!(users, created, "a change without its event, or the reverse");
+    eprintln!(
+        "outage under load: {} acknowledged, {refused} refused with 503, writes resumed {recovery:?} after the database came back",
+        acknowledged.len()
+    );
+}

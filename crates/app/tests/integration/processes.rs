@@ -169,6 +169,16 @@ impl Node {
         response.json().await.unwrap()
     }
 
+    /// The resident set size of the process, in KiB (Linux).
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
+    }
+
     /// Sends SIGTERM (returns at once).
     pub fn signal_term(&self) {
         signal(self.child.id(), "-TERM");
