@@ -57,7 +57,7 @@ async fn worker(node: &Node, token: &str, kind: usize, stop: &AtomicBool) -> BTr
                 .status(),
         };
         *statuses.entry(status.as_u16()).or_default() += 1;
-        if let Some(id) = last_user.take().filter(|_| n % 2 == 0) {
+        if let Some(id) = last_user.take().filter(|_| n.is_multiple_of(2)) {
             let status = node
                 .send(Method::DELETE, &format!("/api/users/{id}"), token, None)
                 .await
