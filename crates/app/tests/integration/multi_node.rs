@@ -21,16 +21,18 @@ const LONG_CACHES: &[(&str, &str)] = &[
 /// plus a reload, with room for a loaded two-core machine.
 const BOUND: Duration = Duration::from_secs(3);
 
-fn kid(token: &str) -> String {
+/// The decoded JSON of a JWT's segment `n` (0: header, 1: claims).
+fn segment(token: &str, n: usize) -> Value {
     use base64::Engine as _;
-    let header = token.split('.').next().unwrap();
-    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(header)
+    let encoded = token.split('.').nth(n).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(encoded)
         .unwrap();
-    serde_json::from_slice::<Value>(&header).unwrap()["kid"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+fn kid(token: &str) -> String {
+    segment(token, 0)["kid"].as_str().unwrap().to_owned()
 }
 
 /// Polls `check` until it holds; how long that took, or a panic past `BOUND`.
@@ -195,6 +197,33 @@ async fn a_client_deleted_through_one_node_gets_no_token_from_the_other() {
     assert_eq!(deleted.status(), 204);
     within_bound("B forgets the deleted client", || async {
         b.token_response(&id, &secret).await.status() == 401
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn an_action_created_through_one_node_runs_on_the_other() {
+    let db = TestDatabase::postgres();
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two_nodes(dir.path(), &db).await;
+    let token = a.token().await;
+    // B remembers that the environment has no pre_token action.
+    let claims = |token: &str| segment(token, 1);
+    assert!(
+        claims(&b.token().await)
+            .get("https://example.com/tier")
+            .is_none()
+    );
+
+    a.post(
+        &token,
+        "/api/actions",
+        &json!({"data": {"type": "action", "attributes": {"name": "Tier", "trigger": "pre_token",
+            "code": "export default async function(event) { return { claims: { 'https://example.com/tier': 'gold' } }; }"}}}),
+    )
+    .await;
+    within_bound("B runs the new action", || async {
+        claims(&b.token().await)["https://example.com/tier"] == "gold"
     })
     .await;
 }
