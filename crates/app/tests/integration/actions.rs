@@ -7,8 +7,6 @@
 
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
 use crate::on_both_stores;
@@ -41,8 +39,7 @@ async fn pre_token(app: &TestApp, token: &str, code: &str) -> String {
 }
 
 fn claims_of(token: &str) -> Value {
-    let segment = token.split('.').nth(1).unwrap();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(segment).unwrap()).unwrap()
+    crate::support::jwt_segment(token, 1)
 }
 
 async fn token_response_for(app: &TestApp, (id, secret): (&str, &str)) -> reqwest::Response {

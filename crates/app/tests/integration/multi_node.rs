@@ -9,6 +9,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::processes::{Node, data_id, spawn_node};
+use crate::support::jwt_segment;
 
 /// Caches that would hide another node's change for an hour.
 const LONG_CACHES: &[(&str, &str)] = &[
@@ -21,18 +22,8 @@ const LONG_CACHES: &[(&str, &str)] = &[
 /// plus a reload, with room for a loaded two-core machine.
 const BOUND: Duration = Duration::from_secs(3);
 
-/// The decoded JSON of a JWT's segment `n` (0: header, 1: claims).
-fn segment(token: &str, n: usize) -> Value {
-    use base64::Engine as _;
-    let encoded = token.split('.').nth(n).unwrap();
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(encoded)
-        .unwrap();
-    serde_json::from_slice(&bytes).unwrap()
-}
-
 fn kid(token: &str) -> String {
-    segment(token, 0)["kid"].as_str().unwrap().to_owned()
+    jwt_segment(token, 0)["kid"].as_str().unwrap().to_owned()
 }
 
 /// Polls `check` until it holds; how long that took, or a panic past `BOUND`.
@@ -97,15 +88,7 @@ async fn a_key_rotated_through_one_node_is_honoured_by_the_other() {
     .await;
     // ...and publishes it.
     within_bound("B publishes the new key", || async {
-        let jwks: Value = b
-            .client
-            .get(format!("{}/.well-known/jwks.json", b.base))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let jwks = b.public_json("/.well-known/jwks.json").await;
         jwks["keys"]
             .as_array()
             .unwrap()
@@ -208,7 +191,7 @@ async fn an_action_created_through_one_node_runs_on_the_other() {
     let (a, b) = two_nodes(dir.path(), &db).await;
     let token = a.token().await;
     // B remembers that the environment has no pre_token action.
-    let claims = |token: &str| segment(token, 1);
+    let claims = |token: &str| jwt_segment(token, 1);
     assert!(
         claims(&b.token().await)
             .get("https://example.com/tier")

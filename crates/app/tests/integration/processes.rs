@@ -149,6 +149,18 @@ impl Node {
         request.send().await
     }
 
+    /// `GET path` without a token, which must answer 200; its JSON.
+    pub async fn public_json(&self, path: &str) -> Value {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().await.unwrap()
+    }
+
     /// `GET path`, which must answer 200; its document.
     pub async fn get_ok(&self, token: &str, path: &str) -> Value {
         let response = self

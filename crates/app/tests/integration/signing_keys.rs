@@ -1,20 +1,12 @@
 //! The signing-keys collection end to end, with the key cache following every change.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
 use crate::on_both_stores;
-use crate::support::{Store, TestApp, expect_error, jsonapi, spawn_app};
+use crate::support::{Store, TestApp, expect_error, jsonapi, jwt_segment, spawn_app};
 
 fn kid_of(token: &str) -> String {
-    let header: Value = serde_json::from_slice(
-        &URL_SAFE_NO_PAD
-            .decode(token.split('.').next().unwrap())
-            .unwrap(),
-    )
-    .unwrap();
-    header["kid"].as_str().unwrap().to_owned()
+    jwt_segment(token, 0)["kid"].as_str().unwrap().to_owned()
 }
 
 async fn published_kids(app: &TestApp) -> Vec<String> {

@@ -310,3 +310,13 @@ macro_rules! on_both_stores {
         }
     };
 }
+
+/// The decoded JSON of a JWT's segment `n` (0: header, 1: claims).
+pub fn jwt_segment(token: &str, n: usize) -> Value {
+    use base64::Engine as _;
+    let encoded = token.split('.').nth(n).expect("a JWT segment");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(encoded)
+        .expect("base64url");
+    serde_json::from_slice(&bytes).expect("JSON")
+}
