@@ -107,6 +107,14 @@ fn unique_of(backend: Backend, info: &dyn DatabaseErrorInformation) -> Option<Un
     }
 }
 
+/// Whether SQLite's message reports `SQLITE_BUSY` or `SQLITE_LOCKED`
+/// ("database is locked", "database table is locked", "database schema is
+/// locked"): diesel has no kind for them.
+fn is_sqlite_busy(message: &str) -> bool {
+    message.starts_with("database") && message.ends_with("is locked")
+        || message == "database is busy"
+}
+
 /// Maps a diesel error of a statement run on `backend`.
 pub(crate) fn from_diesel(backend: Backend, err: Error) -> StoreError {
     match err {
@@ -123,10 +131,20 @@ pub(crate) fn from_diesel(backend: Backend, err: Error) -> StoreError {
         Error::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
             StoreError::MissingReference
         }
+        // Retryable: the connection is gone, PostgreSQL gave up a
+        // transaction in a serialization conflict or a deadlock, or SQLite's
+        // single writer stayed busy past the busy timeout.
         err @ Error::DatabaseError(
-            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+            DatabaseErrorKind::ClosedConnection
+            | DatabaseErrorKind::UnableToSendCommand
+            | DatabaseErrorKind::SerializationFailure,
             _,
         ) => StoreError::Unavailable(Box::new(err)),
+        Error::DatabaseError(kind, info)
+            if backend == Backend::Sqlite && is_sqlite_busy(info.message()) =>
+        {
+            StoreError::Unavailable(Box::new(Error::DatabaseError(kind, info)))
+        }
         err => StoreError::Backend(Box::new(err)),
     }
 }
@@ -265,6 +283,47 @@ mod tests {
         );
         assert!(matches!(
             from_diesel(Backend::Postgres, closed),
+            StoreError::Unavailable(_)
+        ));
+    }
+
+    #[test]
+    fn a_busy_sqlite_and_a_serialization_failure_are_retryable() {
+        let busy = |message: &'static str| {
+            Error::DatabaseError(
+                DatabaseErrorKind::Unknown,
+                Box::new(Info {
+                    message,
+                    constraint: None,
+                }),
+            )
+        };
+        for message in ["database is locked", "database table is locked"] {
+            assert!(
+                matches!(
+                    from_diesel(Backend::Sqlite, busy(message)),
+                    StoreError::Unavailable(_)
+                ),
+                "{message}"
+            );
+        }
+        assert!(matches!(
+            from_diesel(Backend::Sqlite, busy("no such table: x")),
+            StoreError::Backend(_)
+        ));
+        assert!(matches!(
+            from_diesel(Backend::Postgres, busy("database is locked")),
+            StoreError::Backend(_)
+        ));
+        let conflict = Error::DatabaseError(
+            DatabaseErrorKind::SerializationFailure,
+            Box::new(Info {
+                message: "could not serialize access",
+                constraint: None,
+            }),
+        );
+        assert!(matches!(
+            from_diesel(Backend::Postgres, conflict),
             StoreError::Unavailable(_)
         ));
     }
