@@ -182,6 +182,7 @@ async fn serve(settings: Settings) -> Result<(), StartError> {
     crate::server::stop_on_signals(&server)?;
     let (stop_deliveries, deliveries) = crate::server::start_deliveries(wired.deliveries);
     let changes = wired.changes;
+    let (stop_janitor, janitor) = crate::server::start_janitor(wired.janitor);
     tracing::info!(store = backend.as_str(), "listening on http://{address}");
     let served = server.await;
     // Requests are drained; finish (or hand back, by lease) the deliveries.
@@ -189,6 +190,8 @@ async fn serve(settings: Settings) -> Result<(), StartError> {
     if let Err(error) = deliveries.await {
         tracing::warn!(error = %error, "webhook delivery worker ended abnormally");
     }
+    let _ = stop_janitor.send(true);
+    let _ = janitor.await;
     drop(changes);
     served.map_err(|e| StartError(format!("server failed: {e}")))?;
     tracing::info!("stopped");

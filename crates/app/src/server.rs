@@ -79,3 +79,16 @@ pub fn start_deliveries(
     let (stop, stopped) = tokio::sync::watch::channel(false);
     (stop, tokio::spawn(worker.run(stopped)))
 }
+
+/// Starts the retention janitor on the runtime; it runs until `true` is
+/// sent on the returned channel.
+#[must_use]
+pub fn start_janitor(
+    janitor: std::sync::Arc<portcullis_application::retention::Janitor<DieselStore>>,
+) -> (
+    tokio::sync::watch::Sender<bool>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    (stop, tokio::spawn(janitor.run(stopped)))
+}

@@ -35,6 +35,24 @@ pub struct Settings {
     pub invitations: LifetimeSettings,
     /// JavaScript actions.
     pub actions: ActionSettings,
+    /// What the janitor deletes, and when.
+    pub retention: RetentionSettings,
+}
+
+/// `[retention]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionSettings {
+    /// Seconds an opaque token's row is kept after it expired.
+    pub access_token_grace_seconds: u32,
+    /// Days audit events are kept; 0 keeps them forever.
+    pub events_days: u32,
+    /// Days webhook delivery attempts are kept; 0 keeps them forever.
+    pub delivery_attempts_days: u32,
+    /// Seconds between two runs.
+    pub interval_seconds: u32,
+    /// Rows deleted per transaction.
+    pub batch: u32,
 }
 
 /// `[actions]`.
@@ -364,6 +382,12 @@ impl Settings {
                 format!("`{}` is neither pretty nor json", self.log.format),
             );
         }
+        if self.retention.interval_seconds == 0 {
+            return bad("retention.interval_seconds", "must be at least 1".into());
+        }
+        if !(1..=100_000).contains(&self.retention.batch) {
+            return bad("retention.batch", "must be from 1 to 100000".into());
+        }
         if self.database.pool_size == 0 {
             return bad("database.pool_size", "must be at least 1".into());
         }
@@ -405,6 +429,19 @@ impl Settings {
         std::thread::available_parallelism()
             .map_or(2, std::num::NonZeroUsize::get)
             .max(2)
+    }
+
+    /// The janitor's policy.
+    #[must_use]
+    pub fn retention_policy(&self) -> portcullis_application::retention::RetentionPolicy {
+        let r = &self.retention;
+        portcullis_application::retention::RetentionPolicy {
+            access_token_grace_seconds: i64::from(r.access_token_grace_seconds),
+            events_days: r.events_days,
+            delivery_attempts_days: r.delivery_attempts_days,
+            batch: r.batch,
+            interval: std::time::Duration::from_secs(u64::from(r.interval_seconds)),
+        }
     }
 
     /// Whether the store is PostgreSQL.

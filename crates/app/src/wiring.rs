@@ -26,6 +26,7 @@ use portcullis_application::keys::KeyCache;
 use portcullis_application::node_caches::NodeCaches;
 use portcullis_application::permissions::PermissionService;
 use portcullis_application::resource_servers::ResourceServerService;
+use portcullis_application::retention::Janitor;
 use portcullis_application::role_permissions::RolePermissionService;
 use portcullis_application::roles::RoleService;
 use portcullis_application::scopes::ScopeService;
@@ -56,6 +57,8 @@ pub struct Wired {
     pub deliveries: Arc<DeliveryWorker<DieselStore>>,
     /// The listener for other nodes' changes (PostgreSQL); stops when dropped.
     pub changes: Option<ChangeListener>,
+    /// The retention janitor (started by `serve`).
+    pub janitor: Arc<Janitor<DieselStore>>,
 }
 
 impl std::fmt::Debug for Wired {
@@ -209,6 +212,7 @@ pub fn wire(
         recorder,
     ));
     let deliveries = Arc::new(delivery_worker(settings, ports.clone())?);
+    let janitor = Arc::new(Janitor::new(ports.clone(), settings.retention_policy()));
     let changes = listen_for_changes(
         settings,
         &store,
@@ -281,6 +285,7 @@ pub fn wire(
         state,
         deliveries,
         changes,
+        janitor,
     })
 }
 

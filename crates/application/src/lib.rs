@@ -28,6 +28,7 @@ pub mod permissions;
 pub mod principal;
 pub mod representation;
 pub mod resource_servers;
+pub mod retention;
 pub mod role_permissions;
 pub mod roles;
 pub mod scopes;

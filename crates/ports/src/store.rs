@@ -1026,6 +1026,35 @@ pub struct ClaimedDelivery {
     pub queued_at: Timestamp,
 }
 
+/// Removing records nobody needs any more, in bounded batches (several
+/// nodes may run it at once: each deletes what it finds).
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait RetentionRepo {
+    /// Deletes up to `limit` opaque access tokens that expired before
+    /// `before`; how many. (An expired token is inactive whether its row
+    /// exists or not.)
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn purge_access_tokens(&mut self, before: Timestamp, limit: u32) -> Result<u64, StoreError>;
+
+    /// Deletes up to `limit` audit events that occurred before `before` and
+    /// have no pending webhook delivery, with their settled deliveries; how
+    /// many events.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn purge_events(&mut self, before: Timestamp, limit: u32) -> Result<u64, StoreError>;
+
+    /// Deletes up to `limit` webhook delivery attempts made before `before`;
+    /// how many.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn purge_delivery_attempts(&mut self, before: Timestamp, limit: u32)
+    -> Result<u64, StoreError>;
+}
+
 /// The transactional outbox of webhook deliveries and their attempts.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 pub trait DeliveryRepo {
@@ -1089,6 +1118,7 @@ pub trait Tx:
     + ActionRepo
     + WebhookRepo
     + DeliveryRepo
+    + RetentionRepo
 {
 }
 
@@ -1114,6 +1144,7 @@ impl<T> Tx for T where
         + ActionRepo
         + WebhookRepo
         + DeliveryRepo
+        + RetentionRepo
 {
 }
 

@@ -191,6 +191,11 @@ mockall::mock! {
         fn record_delivery_attempt(&mut self, attempt: &DeliveryAttempt, retry_at: Option<Timestamp>) -> Result<(), StoreError>;
         fn list_delivery_attempts(&mut self, webhook: WebhookId, page: &Keyset) -> Result<Vec<DeliveryAttempt>, StoreError>;
     }
+    impl crate::store::RetentionRepo for Tx {
+        fn purge_access_tokens(&mut self, before: Timestamp, limit: u32) -> Result<u64, StoreError>;
+        fn purge_events(&mut self, before: Timestamp, limit: u32) -> Result<u64, StoreError>;
+        fn purge_delivery_attempts(&mut self, before: Timestamp, limit: u32) -> Result<u64, StoreError>;
+    }
 }
 
 /// Outcome of the units of work an [`InlineUow`] ran.

@@ -34,6 +34,7 @@ mod invitations;
 mod organizations;
 mod permissions;
 mod resource_servers;
+mod retention;
 mod role_permissions;
 mod roles;
 mod sessions;

@@ -100,3 +100,35 @@ on_both_backends! {
         assert_eq!(count(db, "access_tokens"), 0);
     }
 }
+
+on_both_backends! {
+    /// Tokens that expired before the cut-off go, in batches of at most
+    /// `limit`; the others stay.
+    async fn expired_tokens_are_purged_in_bounded_batches(db, store) {
+        let env = insert_environment(&store, "default").await;
+        let (c, s) = (client(&env, 1), server(&env, 2));
+        let mut tokens: Vec<_> = (10..15).map(|n| token(&c, &s, n)).collect();
+        tokens[4].expires_at = at(9_000);
+        let kept = tokens[4].id;
+        store
+            .transaction(move |tx| {
+                tx.insert_client(&c)?;
+                tx.insert_resource_server(&s)?;
+                tokens.iter().try_for_each(|t| tx.insert_access_token(t))
+            })
+            .await
+            .unwrap();
+
+        let first = store.transaction(|tx| tx.purge_access_tokens(at(5_000), 3)).await.unwrap();
+        assert_eq!(first, 3);
+        let second = store.transaction(|tx| tx.purge_access_tokens(at(5_000), 3)).await.unwrap();
+        assert_eq!(second, 1);
+        let third = store.transaction(|tx| tx.purge_access_tokens(at(5_000), 3)).await.unwrap();
+        assert_eq!(third, 0);
+        assert_eq!(count(db, "access_tokens"), 1);
+        assert_eq!(
+            crate::support::texts(db, "SELECT id AS v FROM access_tokens"),
+            [kept.to_string()]
+        );
+    }
+}

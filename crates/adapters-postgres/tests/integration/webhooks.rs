@@ -258,3 +258,55 @@ async fn concurrent_claims_never_take_the_same_delivery() {
     assert_eq!(all.len(), 200, "every delivery claimed");
     assert_eq!(distinct.len(), 200, "none claimed twice");
 }
+
+on_both_backends! {
+    /// Retention: old events go with their settled deliveries, in batches;
+    /// an event with a pending delivery, or a recent one, stays; old
+    /// delivery attempts go.
+    async fn old_events_without_pending_deliveries_and_old_attempts_are_purged(db, store) {
+        let env = insert_environment(&store, "default").await;
+        insert(&store, vec![webhook(&env, 9, &["user.created"], true)]).await;
+        append(
+            &store,
+            vec![
+                event(&env, 1, "role.created"),
+                event(&env, 2, "user.created"),
+                event(&env, 3, "user.created"),
+                event(&env, 5, "role.created"),
+            ],
+        )
+        .await;
+        let claimed = claim(&store, at(100_000), at(200_000), 10).await;
+        assert_eq!(claimed.len(), 2);
+        let settled = claimed
+            .iter()
+            .find(|d| d.event_id == EventId::from_ulid(ulid(2)))
+            .unwrap();
+        let done = attempt(settled, 40, DeliveryOutcome::Succeeded);
+        store.transaction(move |tx| tx.record_delivery_attempt(&done, None)).await.unwrap();
+
+        let cut = at(40_000);
+        assert_eq!(store.transaction(move |tx| tx.purge_events(cut, 1)).await.unwrap(), 1);
+        assert_eq!(store.transaction(move |tx| tx.purge_events(cut, 10)).await.unwrap(), 1);
+        assert_eq!(store.transaction(move |tx| tx.purge_events(cut, 10)).await.unwrap(), 0);
+        assert_eq!(
+            texts(db, "SELECT id AS v FROM events ORDER BY id"),
+            [EventId::from_ulid(ulid(3)).to_string(), EventId::from_ulid(ulid(5)).to_string()],
+            "the pending one and the recent one stay"
+        );
+        assert_eq!(
+            texts(db, "SELECT event_id AS v FROM webhook_deliveries"),
+            [EventId::from_ulid(ulid(3)).to_string()]
+        );
+
+        assert_eq!(
+            store.transaction(|tx| tx.purge_delivery_attempts(at(800_000), 10)).await.unwrap(),
+            0
+        );
+        assert_eq!(
+            store.transaction(|tx| tx.purge_delivery_attempts(at(1_000_000), 10)).await.unwrap(),
+            1
+        );
+        assert_eq!(count(db, "webhook_delivery_attempts"), 0);
+    }
+}

@@ -25,6 +25,7 @@ mod permissions;
 mod processes;
 mod receiver;
 mod resource_servers;
+mod retention;
 mod role_permissions;
 mod roles;
 mod scopes;
