@@ -22,7 +22,12 @@ const WRITERS: usize = 6;
 /// Writes `/api/users` from `WRITERS` tasks until `stop`; the ids answered
 /// 201 (acknowledged). Failures (the server is being killed) are not
 /// acknowledged and are retried with another address.
-async fn write_load(node: &Node, token: &str, tag: &str, stop: Arc<AtomicBool>) -> Vec<String> {
+pub(crate) async fn write_load(
+    node: &Node,
+    token: &str,
+    tag: &str,
+    stop: Arc<AtomicBool>,
+) -> Vec<String> {
     let writers = (0..WRITERS).map(|w| {
         let stop = Arc::clone(&stop);
         async move {

@@ -22,6 +22,7 @@ mod opaque_tokens;
 mod organizations;
 mod outage;
 mod permissions;
+mod pg_cluster;
 mod processes;
 mod receiver;
 mod resource_servers;

@@ -166,3 +166,105 @@ async fn writes_under_load_through_an_outage_lose_nothing_acknowledged() {
         acknowledged.len()
     );
 }
+
+/// The PostgreSQL server itself stopped under write load (a private
+/// cluster, so that other tests keep theirs): the process stays up and
+/// answers JSON:API 503s, `/health/ready` is 503, and once the server is
+/// started again writes resume by themselves, with every acknowledged write
+/// kept with its event.
+#[actix_web::test]
+async fn a_stopped_postgresql_server_under_load_is_survived() {
+    use std::collections::BTreeSet;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use crate::crash::write_load;
+    use crate::pg_cluster::Cluster;
+    use crate::processes::spawn_node;
+
+    let cluster = Cluster::start_new();
+    let dir = tempfile::tempdir().unwrap();
+    let key = portcullis_adapters_crypto::generate_master_key();
+    let node = spawn_node(
+        &cluster.url(),
+        &key,
+        dir.path(),
+        "node",
+        &[("PORTCULLIS_DATABASE__CONNECT_TIMEOUT_SECONDS", "1")],
+    );
+    node.ready().await;
+    let token = node.token().await;
+    let users = || {
+        cluster.column("SELECT count(*) FROM users")[0]
+            .parse::<usize>()
+            .unwrap()
+    };
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = write_load(&node, &token, "pg", Arc::clone(&stop));
+    let outage = async {
+        while users() < 20 {
+            actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+        }
+        cluster.stop();
+        let during = node
+            .send(reqwest::Method::GET, "/api/users", &token, None)
+            .await
+            .unwrap();
+        expect_error(during, 503, "store_unavailable").await;
+        let ready = node
+            .client
+            .get(format!("{}/health/ready", node.base))
+            .send()
+            .await
+            .unwrap();
+        expect_error(ready, 503, "store_unavailable").await;
+        let live = node
+            .client
+            .get(format!("{}/health/live", node.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(live.status(), 200, "the process stays up");
+        actix_web::rt::time::sleep(Duration::from_secs(1)).await;
+
+        cluster.start();
+        let restarted = Instant::now();
+        let before = users();
+        while users() < before + 20 {
+            assert!(
+                restarted.elapsed() < Duration::from_secs(20),
+                "writes did not resume"
+            );
+            actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+        }
+        stop.store(true, Ordering::Release);
+        restarted.elapsed()
+    };
+    let (acknowledged, recovery) = tokio::join!(load, outage);
+
+    let stored: BTreeSet<String> = cluster.column("SELECT id FROM users").into_iter().collect();
+    let created: BTreeSet<String> = cluster
+        .column("SELECT resource_id FROM events WHERE event_type = 'user.created'")
+        .into_iter()
+        .collect();
+    assert!(
+        acknowledged.iter().all(|id| stored.contains(id)),
+        "acknowledged writes were lost"
+    );
+    assert_eq!(
+        stored, created,
+        "a change without its event, or the reverse"
+    );
+    let ready = node
+        .client
+        .get(format!("{}/health/ready", node.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    eprintln!(
+        "PostgreSQL stopped under load: {} acknowledged writes kept; writes resumed {recovery:?} after the server was started again",
+        acknowledged.len()
+    );
+}
