@@ -45,11 +45,14 @@ pub(crate) async fn write_load(
                         let document: serde_json::Value = response.json().await.unwrap();
                         acknowledged.push(document["data"]["id"].as_str().unwrap().to_owned());
                     }
-                    Ok(response) => assert!(
-                        response.status().is_server_error(),
-                        "only a dying server may refuse: {}",
-                        response.status()
-                    ),
+                    Ok(response) => {
+                        assert!(
+                            response.status().is_server_error(),
+                            "only a dying or cut-off server may refuse: {}",
+                            response.status()
+                        );
+                        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+                    }
                     Err(_) => actix_web::rt::time::sleep(Duration::from_millis(5)).await,
                 }
             }
