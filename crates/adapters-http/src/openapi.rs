@@ -32,6 +32,541 @@ pub struct Described {
     pub doc: Doc,
 }
 
+/// The attributes each resource type shows, as `(name, type)`: `s` string,
+/// `t` RFC 3339 date-time, `b` boolean, `i` integer, `o` object, `[s]` list
+/// of strings, `*` any JSON value; a trailing `?` allows `null`; a leading
+/// `~` marks a member only some responses carry (a secret shown once).
+/// Each mirrors a function of `portcullis_application::representation`;
+/// the conformance run (schemathesis) fails on any difference.
+const ATTRIBUTES: &[(&str, &[(&str, &str)])] = &[
+    (
+        "user",
+        &[
+            ("email", "s"),
+            ("first_name", "s?"),
+            ("last_name", "s?"),
+            ("email_verified", "b"),
+            ("blocked", "b"),
+            ("metadata", "o"),
+            ("created_at", "t"),
+            ("updated_at", "t"),
+        ],
+    ),
+    (
+        "permission",
+        &[
+            ("name", "s"),
+            ("description", "s"),
+            ("created_at", "t"),
+            ("updated_at", "t"),
+        ],
+    ),
+    (
+        "role",
+        &[
+            ("name", "s"),
+            ("description", "s"),
+            ("user_count", "i"),
+            ("permission_count", "i"),
+            ("created_at", "t"),
+            ("updated_at", "t"),
+        ],
+    ),
+    ("role_permission", &[("created_at", "t")]),
+    ("user_role", &[("created_at", "t")]),
+    (
+        "signing_key",
+        &[
+            ("kid", "s"),
+            ("algorithm", "s"),
+            ("status", "s"),
+            ("primary", "b"),
+            ("public_jwk", "o"),
+            ("created_at", "t"),
+            ("deactivated_at", "t?"),
+        ],
+    ),
+    (
+        "client",
+        &[
+            ("name", "s"),
+            ("client_id", "s"),
+            ("client_type", "s"),
+            ("redirect_uris", "[s]"),
+            ("grant_types", "[s]"),
+            ("token_format", "s"),
+            ("first_party", "b"),
+            ("created_at", "t"),
+            ("updated_at", "t"),
+            ("~client_secret", "s"),
+        ],
+    ),
+    (
+        "resource_server",
+        &[
+            ("name", "s"),
+            ("identifier", "s"),
+            ("token_lifetime", "i"),
+            ("system", "b"),
+            ("created_at", "t"),
+            ("updated_at", "t"),
+        ],
+    ),
+    (
+        "scope",
+        &[("name", "s"), ("description", "s"), ("created_at", "t")],
+    ),
+    (
+        "client_grant",
+        &[("allowed_scopes", "[s]"), ("created_at", "t")],
+    ),
+    (
+        "connection",
+        &[
+            ("strategy", "s"),
+            ("display_name", "s"),
+            ("client_id", "s"),
+            ("client_secret_set", "b"),
+            ("scopes", "s"),
+            ("discovery_url", "s?"),
+            ("enforce_sso", "b"),
+            ("created_at", "t"),
+            ("updated_at", "t"),
+        ],
+    ),
+    (
+        "session",
+        &[
+            ("ip_address", "s?"),
+            ("user_agent", "s?"),
+            ("last_active_at", "t"),
+            ("expires_at", "t"),
+            ("revoked_at", "t?"),
+            ("status", "s"),
+            ("created_at", "t"),
+        ],
+    ),
+    (
+        "organization",
+        &[
+            ("name", "s"),
+            ("metadata", "o"),
+            ("member_count", "i"),
+            ("created_at", "t"),
+            ("updated_at", "t"),
+        ],
+    ),
+    ("membership", &[("created_at", "t"), ("updated_at", "t")]),
+    (
+        "invitation",
+        &[
+            ("email", "s"),
+            ("role_ids", "[s]"),
+            ("status", "s"),
+            ("expires_at", "t"),
+            ("created_at", "t"),
+            ("updated_at", "t"),
+            ("~token", "s"),
+        ],
+    ),
+    (
+        "event",
+        &[
+            ("event_type", "s"),
+            ("actor", "s"),
+            ("resource_type", "s"),
+            ("resource_id", "s"),
+            ("data", "*"),
+            ("occurred_at", "t"),
+        ],
+    ),
+    (
+        "event_type",
+        &[
+            ("description", "s"),
+            ("resource_type", "s"),
+            ("schema", "o"),
+        ],
+    ),
+    (
+        "action",
+        &[
+            ("name", "s"),
+            ("trigger", "s"),
+            ("code", "s"),
+            ("enabled", "b"),
+            ("created_at", "t"),
+            ("updated_at", "t"),
+        ],
+    ),
+    (
+        "action_execution",
+        &[
+            ("outcome", "s"),
+            ("duration_ms", "i"),
+            ("error", "s?"),
+            ("executed_at", "t"),
+        ],
+    ),
+    (
+        "webhook",
+        &[
+            ("name", "s"),
+            ("url", "s"),
+            ("events", "[s]"),
+            ("active", "b"),
+            ("created_at", "t"),
+            ("updated_at", "t"),
+            ("~signing_secret", "s"),
+        ],
+    ),
+    (
+        "webhook_delivery",
+        &[
+            ("event_id", "s"),
+            ("attempt", "i"),
+            ("status_code", "i?"),
+            ("duration_ms", "i"),
+            ("error", "s?"),
+            ("outcome", "s"),
+            ("attempted_at", "t"),
+        ],
+    ),
+];
+
+/// The relationships each resource type shows: `(name, target type, kind)`
+/// with kind `1` to-one, `1?` to-one or `null`, `n` to-many.
+const RELATIONSHIPS: &[(&str, &[(&str, &str, &str)])] = &[
+    (
+        "role_permission",
+        &[("role", "role", "1"), ("permission", "permission", "1")],
+    ),
+    ("user_role", &[("user", "user", "1"), ("role", "role", "1")]),
+    ("scope", &[("resource_server", "resource_server", "1")]),
+    (
+        "client_grant",
+        &[
+            ("client", "client", "1"),
+            ("resource_server", "resource_server", "1"),
+        ],
+    ),
+    ("session", &[("user", "user", "1")]),
+    (
+        "membership",
+        &[
+            ("user", "user", "1"),
+            ("organization", "organization", "1"),
+            ("roles", "role", "n"),
+        ],
+    ),
+    (
+        "invitation",
+        &[
+            ("organization", "organization", "1"),
+            ("user", "user", "1?"),
+        ],
+    ),
+    ("action_execution", &[("action", "action", "1")]),
+    ("webhook_delivery", &[("webhook", "webhook", "1")]),
+];
+
+/// What a request document may carry for each resource type:
+/// `(attributes, relationships)`. Attributes as in [`ATTRIBUTES`] plus `e`
+/// e-mail, `u` URL and `one|two` a closed list (an array of one with `[..]`);
+/// a leading `!` marks what a creation requires. Relationships are
+/// `(name, target type, kind)` as in [`RELATIONSHIPS`], `!` again for
+/// required. Each mirrors what the handler's `WRITABLE` list and readers
+/// accept; anything else is refused with `400`/`422`.
+type RequestSpec = (
+    &'static [(&'static str, &'static str)],
+    &'static [(&'static str, &'static str, &'static str)],
+);
+const REQUESTS: &[(&str, RequestSpec)] = &[
+    (
+        "user",
+        (
+            &[
+                ("!email", "e"),
+                ("first_name", "s?"),
+                ("last_name", "s?"),
+                ("password", "s"),
+                ("password_confirmation", "s"),
+                ("email_verified", "b"),
+                ("blocked", "b"),
+                ("metadata", "o"),
+            ],
+            &[],
+        ),
+    ),
+    (
+        "permission",
+        (&[("!name", "s"), ("description", "s?")], &[]),
+    ),
+    ("role", (&[("!name", "s"), ("description", "s?")], &[])),
+    (
+        "role_permission",
+        (
+            &[],
+            &[("!role", "role", "1"), ("!permission", "permission", "1")],
+        ),
+    ),
+    (
+        "user_role",
+        (&[], &[("!user", "user", "1"), ("!role", "role", "1")]),
+    ),
+    ("signing_key", (&[], &[])),
+    (
+        "client",
+        (
+            &[
+                ("!name", "s"),
+                ("!client_type", "confidential|public"),
+                (
+                    "grant_types",
+                    "[authorization_code|client_credentials|refresh_token]",
+                ),
+                ("redirect_uris", "[s]"),
+                ("token_format", "jwt|opaque"),
+                ("first_party", "b"),
+            ],
+            &[],
+        ),
+    ),
+    (
+        "resource_server",
+        (
+            &[
+                ("!name", "s"),
+                ("!identifier", "u"),
+                ("token_lifetime", "i"),
+            ],
+            &[],
+        ),
+    ),
+    (
+        "scope",
+        (
+            &[("!name", "s"), ("description", "s?")],
+            &[("!resource_server", "resource_server", "1")],
+        ),
+    ),
+    (
+        "client_grant",
+        (
+            &[("allowed_scopes", "[s]")],
+            &[
+                ("!client", "client", "1"),
+                ("!resource_server", "resource_server", "1"),
+            ],
+        ),
+    ),
+    (
+        "connection",
+        (
+            &[
+                ("!strategy", "s"),
+                ("!display_name", "s"),
+                ("!client_id", "s"),
+                ("!client_secret", "s"),
+                ("scopes", "s"),
+                ("discovery_url", "u?"),
+                ("enforce_sso", "b"),
+            ],
+            &[],
+        ),
+    ),
+    (
+        "session",
+        (
+            &[
+                ("ip_address", "s"),
+                ("user_agent", "s"),
+                ("expires_at", "t"),
+            ],
+            &[("!user", "user", "1")],
+        ),
+    ),
+    ("organization", (&[("!name", "s"), ("metadata", "o")], &[])),
+    (
+        "membership",
+        (
+            &[],
+            &[
+                ("!user", "user", "1"),
+                ("!organization", "organization", "1"),
+                ("roles", "role", "n"),
+            ],
+        ),
+    ),
+    (
+        "invitation",
+        (
+            &[("!email", "e"), ("role_ids", "[s]"), ("expires_at", "t")],
+            &[("!organization", "organization", "1")],
+        ),
+    ),
+    (
+        "action",
+        (
+            &[
+                ("!name", "s"),
+                ("!trigger", "pre_token|post_login"),
+                ("!code", "s"),
+                ("enabled", "b"),
+            ],
+            &[],
+        ),
+    ),
+    (
+        "webhook",
+        (
+            &[
+                ("!name", "s"),
+                ("!url", "u"),
+                ("!events", "[s]"),
+                ("active", "b"),
+            ],
+            &[],
+        ),
+    ),
+];
+
+fn request_value_schema(spec: &str) -> Value {
+    let (base, nullable) = match spec.strip_suffix('?') {
+        Some(base) => (base, true),
+        None => (spec, false),
+    };
+    let schema = match base {
+        "e" => json!({ "type": "string", "format": "email" }),
+        "u" => json!({ "type": "string", "format": "uri" }),
+        list if list.contains('|') => {
+            match list.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                Some(items) => {
+                    json!({ "type": "array", "items": { "enum": items.split('|').collect::<Vec<_>>() } })
+                }
+                None => json!({ "enum": list.split('|').collect::<Vec<_>>() }),
+            }
+        }
+        _ => return value_schema(spec),
+    };
+    if nullable {
+        json!({ "oneOf": [{ "type": "null" }, schema] })
+    } else {
+        schema
+    }
+}
+
+fn value_schema(spec: &str) -> Value {
+    let (base, nullable) = match spec.strip_suffix('?') {
+        Some(base) => (base, true),
+        None => (spec, false),
+    };
+    let schema = match base {
+        "s" => json!({ "type": "string" }),
+        "t" => json!({ "type": "string", "format": "date-time" }),
+        "b" => json!({ "type": "boolean" }),
+        "i" => json!({ "type": "integer" }),
+        "o" => json!({ "type": "object" }),
+        "[s]" => json!({ "type": "array", "items": { "type": "string" } }),
+        _ => json!({}),
+    };
+    match (nullable, schema.get("type").cloned()) {
+        (true, Some(kind)) => {
+            let mut schema = schema;
+            schema["type"] = json!([kind, "null"]);
+            schema
+        }
+        _ => schema,
+    }
+}
+
+fn identifier(kind: &str) -> Value {
+    json!({
+        "type": "object",
+        "required": ["type", "id"],
+        "properties": { "type": { "const": kind }, "id": { "type": "string", "minLength": 1 } },
+        "additionalProperties": false,
+    })
+}
+
+/// The schema of a `kind` resource object as responses show it.
+fn resource_component(kind: &str) -> Value {
+    let attributes = ATTRIBUTES
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map_or(&[][..], |(_, a)| *a);
+    let mut properties = Map::new();
+    let mut required = Vec::new();
+    for (name, spec) in attributes {
+        let name = match name.strip_prefix('~') {
+            Some(optional) => optional,
+            None => {
+                required.push(json!(name));
+                name
+            }
+        };
+        properties.insert((*name).to_owned(), value_schema(spec));
+    }
+    let mut resource = json!({
+        "type": "object",
+        "required": ["type", "id", "attributes"],
+        "properties": {
+            "type": { "const": kind },
+            "id": { "type": "string", "minLength": 1 },
+            "attributes": {
+                "type": "object",
+                "required": required,
+                "properties": properties,
+                "additionalProperties": false,
+            },
+            "links": reference("SelfLinks"),
+        },
+        "additionalProperties": false,
+    });
+    if let Some((_, relationships)) = RELATIONSHIPS.iter().find(|(k, _)| *k == kind) {
+        let mut properties = Map::new();
+        for (name, target, arity) in *relationships {
+            let data = match *arity {
+                "n" => json!({ "type": "array", "items": identifier(target) }),
+                "1?" => json!({ "oneOf": [{ "type": "null" }, identifier(target)] }),
+                _ => identifier(target),
+            };
+            properties.insert(
+                (*name).to_owned(),
+                json!({
+                    "type": "object",
+                    "required": ["data"],
+                    "properties": { "data": data },
+                    "additionalProperties": false,
+                }),
+            );
+        }
+        let names: Vec<&str> = relationships.iter().map(|(n, _, _)| *n).collect();
+        resource["required"] = json!(["type", "id", "attributes", "relationships"]);
+        resource["properties"]["relationships"] = json!({
+            "type": "object",
+            "required": names,
+            "properties": properties,
+            "additionalProperties": false,
+        });
+    }
+    resource
+}
+
+/// The component name of a resource type's schema (`user` is `UserResource`).
+fn component_name(kind: &str) -> String {
+    let camel: String = kind
+        .split('_')
+        .map(|word| {
+            let mut chars = word.chars();
+            chars.next().map_or_else(String::new, |first| {
+                first.to_ascii_uppercase().to_string() + chars.as_str()
+            })
+        })
+        .collect();
+    format!("{camel}Resource")
+}
+
 fn content(media: &str, schema: Value) -> Value {
     json!({ media: { "schema": schema } })
 }
@@ -96,8 +631,7 @@ fn resource_doc(kind: &str, description: &str) -> Value {
 
 fn resource_schema(kind: &str) -> Value {
     json!({
-        "allOf": [reference("Resource")],
-        "properties": { "type": { "const": kind } },
+        "allOf": [reference(&component_name(kind))],
         "required": ["links"],
     })
 }
@@ -183,26 +717,90 @@ pub fn get(kind: &str, scope: &str) -> Doc {
 }
 
 fn request_document(kind: &str, with_id: bool) -> Value {
-    let mut required = vec!["type"];
-    if with_id {
-        required.push("id");
+    let (attributes, relationships) = REQUESTS
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map_or((&[][..], &[][..]), |(_, (a, r))| (*a, *r));
+    let creating = !with_id;
+    let mut properties = Map::new();
+    let mut required = Vec::new();
+    for (name, spec) in attributes {
+        let name = match name.strip_prefix('!') {
+            Some(name) => {
+                if creating {
+                    required.push(json!(name));
+                }
+                name
+            }
+            None => name,
+        };
+        properties.insert(name.to_owned(), request_value_schema(spec));
     }
+    let mut data_required = vec![json!("type")];
+    if with_id {
+        data_required.push(json!("id"));
+    }
+    let mut data = json!({
+        "type": "object",
+        "properties": {
+            "type": { "const": kind },
+            "id": { "type": "string" },
+            "attributes": {
+                "type": "object",
+                "required": required,
+                "properties": properties,
+                "additionalProperties": false,
+            },
+        },
+        "additionalProperties": false,
+    });
+    if !relationships.is_empty() {
+        let mut rel_properties = Map::new();
+        let mut rel_required = Vec::new();
+        for (name, target, arity) in relationships {
+            let name = match name.strip_prefix('!') {
+                Some(name) => {
+                    if creating {
+                        rel_required.push(json!(name));
+                    }
+                    name
+                }
+                None => name,
+            };
+            let linkage = if *arity == "n" {
+                json!({ "type": "array", "items": identifier(target) })
+            } else {
+                identifier(target)
+            };
+            rel_properties.insert(
+                name.to_owned(),
+                json!({
+                    "type": "object",
+                    "required": ["data"],
+                    "properties": { "data": linkage },
+                    "additionalProperties": false,
+                }),
+            );
+        }
+        if !rel_required.is_empty() {
+            data_required.push(json!("relationships"));
+        }
+        data["properties"]["relationships"] = json!({
+            "type": "object",
+            "required": rel_required,
+            "properties": rel_properties,
+            "additionalProperties": false,
+        });
+    }
+    data["required"] = Value::Array(data_required);
     json!({
         "required": true,
         "content": {
             JSONAPI: { "schema": {
                 "type": "object",
                 "required": ["data"],
-                "properties": { "data": {
-                    "type": "object",
-                    "required": required,
-                    "properties": {
-                        "type": { "const": kind },
-                        "id": { "type": "string" },
-                        "attributes": { "type": "object" },
-                        "relationships": { "type": "object" },
-                    },
-                }},
+                "properties": { "data": data },
+                "additionalProperties": false,
             }},
         },
     })
@@ -387,7 +985,7 @@ fn components() -> Value {
             error_response_component(status, description),
         );
     }
-    json!({
+    let mut components = json!({
         "securitySchemes": {
           "client_basic": {
             "type": "http",
@@ -413,33 +1011,6 @@ fn components() -> Value {
                 "type": "object",
                 "required": ["self"],
                 "properties": { "self": reference("Link"), "next": reference("Link") },
-                "additionalProperties": false,
-            },
-            "Resource": {
-                "type": "object",
-                "description": "A JSON:API resource object.",
-                "required": ["type", "id", "attributes"],
-                "properties": {
-                    "type": { "type": "string" },
-                    "id": { "type": "string", "minLength": 1 },
-                    "attributes": { "type": "object" },
-                    "relationships": {
-                        "type": "object",
-                        "additionalProperties": {
-                            "type": "object",
-                            "required": ["data"],
-                            "properties": { "data": {
-                                "oneOf": [
-                                    { "type": "null" },
-                                    reference("Identifier"),
-                                    { "type": "array", "items": reference("Identifier") },
-                                ],
-                            }},
-                        },
-                    },
-                    "links": reference("SelfLinks"),
-                    "meta": { "type": "object" },
-                },
                 "additionalProperties": false,
             },
             "Identifier": {
@@ -490,7 +1061,11 @@ fn components() -> Value {
                 },
             },
         },
-    })
+    });
+    for (kind, _) in ATTRIBUTES {
+        components["schemas"][component_name(kind)] = resource_component(kind);
+    }
+    components
 }
 
 /// The whole description of `operations`, for the server at version `version`.
