@@ -11,17 +11,19 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 SCHEMATHESIS_VERSION=4.32.5
 OPENAPI_SPEC_VALIDATOR_VERSION=0.9.0
+HYPOTHESIS_VERSION=6.170.15
 venv="$PWD/target/conformance-venv"
 if ! "$venv/bin/python" -c "
 import importlib.metadata as m, sys
-sys.exit(0 if (m.version('schemathesis'), m.version('openapi-spec-validator')) == ('$SCHEMATHESIS_VERSION', '$OPENAPI_SPEC_VALIDATOR_VERSION') else 1)
+sys.exit(0 if (m.version('schemathesis'), m.version('openapi-spec-validator'), m.version('hypothesis')) == ('$SCHEMATHESIS_VERSION', '$OPENAPI_SPEC_VALIDATOR_VERSION', '$HYPOTHESIS_VERSION') else 1)
 " >/dev/null 2>&1; then
   echo "conformance: installing schemathesis $SCHEMATHESIS_VERSION and openapi-spec-validator $OPENAPI_SPEC_VALIDATOR_VERSION into $venv" >&2
   rm -rf "$venv"
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check \
     "schemathesis==$SCHEMATHESIS_VERSION" \
-    "openapi-spec-validator==$OPENAPI_SPEC_VALIDATOR_VERSION" >&2
+    "openapi-spec-validator==$OPENAPI_SPEC_VALIDATOR_VERSION" \
+    "hypothesis==$HYPOTHESIS_VERSION" >&2
 fi
 
 binary="$PWD/target/debug/portcullis"

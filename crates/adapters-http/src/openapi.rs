@@ -437,6 +437,10 @@ fn request_value_schema(spec: &str) -> Value {
         None => (spec, false),
     };
     let schema = match base {
+        // Names and other text: no control characters (refused with `422`).
+        "s" => {
+            json!({ "type": "string", "minLength": 1, "pattern": "^[^\\u0000-\\u001f\\u007f]+$" })
+        }
         "e" => json!({ "type": "string", "format": "email" }),
         "u" => json!({ "type": "string", "format": "uri" }),
         list if list.contains('|') => {
@@ -740,11 +744,13 @@ fn request_document(kind: &str, with_id: bool) -> Value {
     if with_id {
         data_required.push(json!("id"));
     }
+    if !required.is_empty() {
+        data_required.push(json!("attributes"));
+    }
     let mut data = json!({
         "type": "object",
         "properties": {
             "type": { "const": kind },
-            "id": { "type": "string" },
             "attributes": {
                 "type": "object",
                 "required": required,
@@ -791,6 +797,10 @@ fn request_document(kind: &str, with_id: bool) -> Value {
             "properties": rel_properties,
             "additionalProperties": false,
         });
+    }
+    if with_id {
+        // A creation names no id: the server generates it (`403` otherwise).
+        data["properties"]["id"] = json!({ "type": "string" });
     }
     data["required"] = Value::Array(data_required);
     json!({
