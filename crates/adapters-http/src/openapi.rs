@@ -234,9 +234,12 @@ const ATTRIBUTES: &[(&str, &[(&str, &str)])] = &[
     ),
 ];
 
+/// A relationship: `(name, target type, kind)`.
+type Relationship = (&'static str, &'static str, &'static str);
+
 /// The relationships each resource type shows: `(name, target type, kind)`
 /// with kind `1` to-one, `1?` to-one or `null`, `n` to-many.
-const RELATIONSHIPS: &[(&str, &[(&str, &str, &str)])] = &[
+const RELATIONSHIPS: &[(&str, &[Relationship])] = &[
     (
         "role_permission",
         &[("role", "role", "1"), ("permission", "permission", "1")],
