@@ -19,17 +19,22 @@ sys.exit(0 if (m.version('schemathesis'), m.version('openapi-spec-validator'), m
 " >/dev/null 2>&1; then
   echo "conformance: installing schemathesis $SCHEMATHESIS_VERSION and openapi-spec-validator $OPENAPI_SPEC_VALIDATOR_VERSION into $venv" >&2
   rm -rf "$venv"
-  python3 -m venv "$venv"
+  if ! python3 -m venv "$venv" >/dev/null 2>&1; then
+    # Debian splits venv out of python3.
+    echo "conformance: installing python3-venv" >&2
+    rm -rf "$venv"
+    if [[ $(id -u) -eq 0 ]]; then apt-get install -y -qq python3-venv >&2; else sudo apt-get install -y -qq python3-venv >&2; fi
+    python3 -m venv "$venv"
+  fi
   "$venv/bin/pip" install --quiet --disable-pip-version-check \
     "schemathesis==$SCHEMATHESIS_VERSION" \
     "openapi-spec-validator==$OPENAPI_SPEC_VALIDATOR_VERSION" \
     "hypothesis==$HYPOTHESIS_VERSION" >&2
 fi
 
+# The debug binary of this tree (a no-op after the nextest run of test.sh).
+cargo build --quiet --workspace --all-features --bins
 binary="$PWD/target/debug/portcullis"
-if [[ ! -x "$binary" ]]; then
-  cargo build --quiet -p portcullis-app
-fi
 
 schema="$PWD/target/jsonapi-validator/node_modules/jsonapi-validator/lib/schema.json"
 if [[ ! -f "$schema" ]]; then

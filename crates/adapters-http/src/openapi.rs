@@ -887,37 +887,10 @@ pub fn delete(kind: &str, scope: &str) -> Doc {
     )))
 }
 
-/// Any other operation, given as an OpenAPI Operation Object.
-#[must_use]
-pub fn custom(operation: Value) -> Doc {
-    Doc(operation)
-}
-
-/// An OAuth error response (RFC 6749 §5.2 shape).
-#[must_use]
-pub fn oauth_error(description: &str) -> Value {
-    json!({
-        "description": description,
-        "content": content("application/json", reference("OAuthError")),
-    })
-}
-
 /// A plain-JSON response with `schema`.
 #[must_use]
-pub fn json_response(description: &str, schema: Value) -> Value {
+fn json_response(description: &str, schema: Value) -> Value {
     json!({ "description": description, "content": content("application/json", schema) })
-}
-
-/// A reference to error response `status` (a JSON:API error document).
-#[must_use]
-pub fn error_response(status: u16) -> Value {
-    error_ref(status)
-}
-
-/// A reference to a component schema.
-#[must_use]
-pub fn schema(name: &str) -> Value {
-    reference(name)
 }
 
 fn path_parameters(path: &str) -> Vec<Value> {
@@ -1024,12 +997,6 @@ fn components() -> Value {
                 "type": "object",
                 "required": ["self"],
                 "properties": { "self": reference("Link"), "next": reference("Link") },
-                "additionalProperties": false,
-            },
-            "Identifier": {
-                "type": "object",
-                "required": ["type", "id"],
-                "properties": { "type": { "type": "string" }, "id": { "type": "string" } },
                 "additionalProperties": false,
             },
             "ErrorDocument": {
