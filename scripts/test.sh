@@ -49,3 +49,9 @@ if [[ ! -d "$validator/node_modules/jsonapi-validator" ]]; then
   npm install --prefix "$validator" --no-audit --no-fund --silent jsonapi-validator@3.0.5 >&2
 fi
 node scripts/jsonapi-check.js "$validator" "$capture"
+
+# The served OpenAPI description is valid (openapi-spec-validator) and the
+# server conforms to it under property-based testing (schemathesis), on both
+# stores: no 5xx, every status documented, every response matching its
+# schema and, for JSON:API documents, the JSON:API schema.
+scripts/conformance.sh

@@ -28,7 +28,7 @@ use crate::tenancy::authenticate;
 
 const KIND: &str = "client_grant";
 const WRITABLE: [&str; 1] = ["allowed_scopes"];
-const RELATIONSHIPS: [&str; 2] = ["client", "resource_server"];
+pub(crate) const RELATIONSHIPS: [&str; 2] = ["client", "resource_server"];
 
 fn client_grant_id(raw: &str) -> Result<ClientGrantId, ApiError> {
     ClientGrantId::parse(raw)

@@ -16,9 +16,9 @@ use crate::query::{ListQuery, page_response};
 use crate::state::AppState;
 use crate::tenancy::authenticate;
 
-const FILTERS: [&str; 3] = ["type", "resource_id", "since"];
+pub(crate) const FILTERS: [&str; 3] = ["type", "resource_id", "since"];
 /// Events are in the order they occurred: both names sort by it.
-const SORTS: [&str; 2] = ["occurred_at", "created_at"];
+pub(crate) const SORTS: [&str; 2] = ["occurred_at", "created_at"];
 
 impl From<EventLookupError> for ApiError {
     fn from(error: EventLookupError) -> Self {

@@ -34,10 +34,10 @@ use crate::state::AppState;
 use crate::tenancy::{authenticate, environment};
 
 const KIND: &str = "invitation";
-const RELATIONSHIPS: [&str; 1] = ["organization"];
+pub(crate) const RELATIONSHIPS: [&str; 1] = ["organization"];
 const WRITABLE: [&str; 3] = ["email", "role_ids", "expires_at"];
 const READ_ONLY: [&str; 4] = ["status", "token", "created_at", "updated_at"];
-const FILTERS: [&str; 3] = ["organization", "status", "email"];
+pub(crate) const FILTERS: [&str; 3] = ["organization", "status", "email"];
 /// Members of an answer's body.
 const ACCEPT_MEMBERS: [&str; 5] = [
     "token",

@@ -117,7 +117,7 @@ fn lookup_error<K: JoinRoute>(error: JoinLookupError) -> ApiError {
     }
 }
 
-fn relationships<K: JoinRoute>() -> [&'static str; 2] {
+pub(crate) fn relationships<K: JoinRoute>() -> [&'static str; 2] {
     [K::LEFT.name, K::RIGHT.name]
 }
 

@@ -26,8 +26,8 @@ use crate::state::AppState;
 use crate::tenancy::authenticate;
 
 const KIND: &str = "membership";
-const RELATIONSHIPS: [&str; 3] = ["user", "organization", "roles"];
-const FILTERS: [&str; 2] = ["organization", "user"];
+pub(crate) const RELATIONSHIPS: [&str; 3] = ["user", "organization", "roles"];
+pub(crate) const FILTERS: [&str; 2] = ["organization", "user"];
 const READ_ONLY: [&str; 2] = ["created_at", "updated_at"];
 
 fn membership_id(raw: &str) -> Result<MembershipId, ApiError> {

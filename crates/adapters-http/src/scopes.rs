@@ -21,7 +21,7 @@ use crate::tenancy::authenticate;
 
 const KIND: &str = "scope";
 const WRITABLE: [&str; 2] = ["name", "description"];
-const RELATIONSHIPS: [&str; 1] = ["resource_server"];
+pub(crate) const RELATIONSHIPS: [&str; 1] = ["resource_server"];
 const LINKAGE: &str = "/data/relationships/resource_server/data";
 
 fn name_taken() -> ApiError {

@@ -25,8 +25,8 @@ use crate::state::AppState;
 use crate::tenancy::authenticate;
 
 const KIND: &str = "session";
-const RELATIONSHIPS: [&str; 1] = ["user"];
-const FILTERS: [&str; 2] = ["user", "active"];
+pub(crate) const RELATIONSHIPS: [&str; 1] = ["user"];
+pub(crate) const FILTERS: [&str; 2] = ["user", "active"];
 
 fn session_id(raw: &str) -> Result<SessionId, ApiError> {
     SessionId::parse(raw).map_err(|_| ApiError::not_found(format!("no session with id `{raw}`")))

@@ -26,6 +26,11 @@ const WRITABLE: [&str; 8] = [
     "metadata",
 ];
 
+/// The filters of the listing.
+pub(crate) const FILTERS: [&str; 3] = ["email", "search", "blocked"];
+/// The sort keys of the listing.
+pub(crate) const SORTS: [&str; 2] = ["created_at", "email"];
+
 fn email_taken() -> ApiError {
     ApiError::conflict(
         "email_taken",
@@ -127,8 +132,8 @@ pub async fn list<U: UnitOfWork>(
 ) -> Result<HttpResponse, ApiError> {
     let caller = authenticate(&request, &state).await?;
     let actor = caller.require("users:read")?;
-    let query = ListQuery::parse(request.query_string(), &["email", "search", "blocked"])?;
-    let (sort, descending) = query.sort(&["created_at", "email"])?;
+    let query = ListQuery::parse(request.query_string(), &FILTERS)?;
+    let (sort, descending) = query.sort(&SORTS)?;
     let command = ListUsers {
         email: query.filter("email").map(str::to_owned),
         search: query.filter("search").map(str::to_owned),

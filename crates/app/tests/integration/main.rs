@@ -19,6 +19,7 @@ mod invitations;
 mod memberships;
 mod multi_node;
 mod opaque_tokens;
+mod openapi;
 mod organizations;
 mod outage;
 mod permissions;
