@@ -5,6 +5,8 @@ use std::net::TcpListener;
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
+use portcullis_adapters_http::limits::rate_limit_headers;
+use portcullis_adapters_http::metrics::http_metrics;
 use portcullis_adapters_http::middleware::{json_errors, request_log};
 use portcullis_adapters_http::{AppState, configure};
 use portcullis_adapters_postgres::DieselStore;
@@ -13,7 +15,8 @@ use crate::wiring::StartError;
 
 /// Starts serving on `listener`; the returned server runs until its handle
 /// stops it (the binary does so on SIGINT/SIGTERM, see [`stop_on_signals`]),
-/// then drains in-flight requests for `shutdown_timeout` seconds.
+/// then drains in-flight requests for `shutdown_timeout` seconds. With
+/// `metrics`, `GET /metrics` serves Prometheus text.
 ///
 /// # Errors
 /// [`StartError`] when the listener cannot be used.
@@ -22,14 +25,23 @@ pub fn start(
     listener: TcpListener,
     workers: usize,
     shutdown_timeout: u64,
+    metrics: Option<crate::telemetry::Scraper>,
 ) -> Result<Server, StartError> {
     let state = web::Data::new(state);
     let mut server = HttpServer::new(move || {
+        let metrics = metrics.clone();
         App::new()
             .app_data(state.clone())
+            .configure(move |config| {
+                if let Some(scraper) = metrics {
+                    crate::telemetry::configure(config, scraper);
+                }
+            })
             .configure(configure::<DieselStore>)
+            .wrap(from_fn(rate_limit_headers))
             .wrap(from_fn(json_errors))
             .wrap(from_fn(request_log))
+            .wrap(from_fn(http_metrics))
     })
     .shutdown_timeout(shutdown_timeout)
     .disable_signals();

@@ -35,6 +35,32 @@ pub struct Settings {
     pub invitations: LifetimeSettings,
     /// JavaScript actions.
     pub actions: ActionSettings,
+    /// Rate limits of `/oauth/token` and `/api`.
+    pub rate_limits: RateLimitSettings,
+    /// Prometheus metrics.
+    pub metrics: MetricsSettings,
+}
+
+/// `[rate_limits]`: requests per window; 0 turns a limit off.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSettings {
+    /// The window every limit counts over, in seconds.
+    pub window_seconds: u32,
+    /// `/oauth/token` requests per window from one TCP peer address.
+    pub token_per_address: u32,
+    /// `/oauth/token` requests per window naming one client.
+    pub token_per_client: u32,
+    /// `/api` requests per window of one authenticated client.
+    pub api_per_client: u32,
+}
+
+/// `[metrics]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Serve Prometheus text at `GET /metrics` (no token).
+    pub enabled: bool,
 }
 
 /// `[actions]`.
@@ -273,6 +299,24 @@ impl Settings {
                 "security.client_cache_ttl_seconds",
                 "must be from 0 to 86400".into(),
             );
+        }
+        if !(1..=3600).contains(&self.rate_limits.window_seconds) {
+            return bad(
+                "rate_limits.window_seconds",
+                "must be from 1 to 3600".into(),
+            );
+        }
+        for (key, value) in [
+            ("token_per_address", self.rate_limits.token_per_address),
+            ("token_per_client", self.rate_limits.token_per_client),
+            ("api_per_client", self.rate_limits.api_per_client),
+        ] {
+            if value > 1_000_000 {
+                return bad(
+                    &format!("rate_limits.{key}"),
+                    "must be from 0 (off) to 1000000 requests per window".into(),
+                );
+            }
         }
         let hooks = &self.webhooks;
         if !(1..=2_592_000).contains(&hooks.retry_horizon_seconds) {
