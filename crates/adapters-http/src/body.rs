@@ -149,7 +149,7 @@ mod tests {
 
     #[test]
     fn depth_counts_brackets_outside_strings() {
-        assert_eq!(nesting_depth(br#"{"a": "[[[{{", "b": [1, {"c": []}]}"#), 3);
+        assert_eq!(nesting_depth(br#"{"a": "[[[{{", "b": [1, {"c": []}]}"#), 4);
         assert_eq!(nesting_depth(br#"{"a": "\"[[["}"#), 1);
         assert_eq!(nesting_depth(b"7"), 0);
     }

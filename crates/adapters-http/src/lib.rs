@@ -13,6 +13,7 @@ mod clients;
 mod connections;
 pub mod error;
 mod events;
+pub mod head;
 mod health;
 mod invitations;
 mod joins;

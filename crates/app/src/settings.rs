@@ -124,6 +124,10 @@ pub struct ServerSettings {
     pub base_domain: String,
     /// Largest request body, bytes.
     pub body_limit: usize,
+    /// Longest request target (path and query string), bytes.
+    pub max_uri_bytes: usize,
+    /// Most bytes of request header fields in all, bytes.
+    pub max_header_bytes: usize,
     /// Worker threads; 0 means one per core.
     pub workers: usize,
     /// Seconds to let in-flight requests finish on shutdown.
@@ -278,6 +282,16 @@ impl Settings {
         }
         if self.server.body_limit < 1024 {
             return bad("server.body_limit", "must be at least 1024 bytes".into());
+        }
+        // actix-http refuses heads of 128 KiB and more itself (a bare 431).
+        if !(1024..=65_536).contains(&self.server.max_uri_bytes) {
+            return bad("server.max_uri_bytes", "must be from 1024 to 65536".into());
+        }
+        if !(1024..=65_536).contains(&self.server.max_header_bytes) {
+            return bad(
+                "server.max_header_bytes",
+                "must be from 1024 to 65536".into(),
+            );
         }
         if !(4..=31).contains(&self.security.bcrypt_cost) {
             return bad("security.bcrypt_cost", "must be from 4 to 31".into());
@@ -446,6 +460,15 @@ impl Settings {
         std::thread::available_parallelism()
             .map_or(2, std::num::NonZeroUsize::get)
             .max(2)
+    }
+
+    /// The limits of request heads.
+    #[must_use]
+    pub fn head_limits(&self) -> portcullis_adapters_http::head::HeadLimits {
+        portcullis_adapters_http::head::HeadLimits {
+            max_uri_bytes: self.server.max_uri_bytes,
+            max_header_bytes: self.server.max_header_bytes,
+        }
     }
 
     /// Whether the store is PostgreSQL.

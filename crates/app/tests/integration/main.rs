@@ -17,6 +17,7 @@ mod integration_flow;
 mod invitations;
 mod memberships;
 mod opaque_tokens;
+mod ops;
 mod organizations;
 mod outage;
 mod permissions;
