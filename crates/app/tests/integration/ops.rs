@@ -691,3 +691,46 @@ async fn settings_of_rate_limits_are_checked() {
 }
 
 crate::on_both_stores!(metrics_count_requests_tokens_actions_and_read_the_store);
+
+#[actix_web::test]
+async fn delivery_outcomes_are_counted() {
+    let app = spawn_app_with(Store::Postgres, |s| {
+        s.webhooks.allow_private_targets = true;
+        s.webhooks.poll_interval_ms = 20;
+        s.webhooks.request_timeout_ms = 500;
+    })
+    .await;
+    let token = app.token(None).await;
+    // Nothing listens on port 9: the first attempt fails and is retried later.
+    let hook = app
+        .post(
+            "/api/webhooks",
+            &token,
+            &json!({"data": {"type": "webhook", "attributes": {
+                "name": "Audit", "url": "http://127.0.0.1:9/hook", "events": ["user.created"]}}}),
+        )
+        .await;
+    assert_eq!(hook.status(), 201);
+    app.create_user(&token, "delivered@example.com").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let metrics = scrape(&metrics_text(&app).await);
+        let retrying = value_of(
+            &metrics,
+            "portcullis_webhook_deliveries_total",
+            &[("outcome", "retrying")],
+        );
+        if retrying == Some(1.0) {
+            assert_eq!(
+                value_of(&metrics, "portcullis_webhook_outbox_pending", &[]),
+                Some(1.0)
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no delivery attempt counted within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
