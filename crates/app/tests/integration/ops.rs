@@ -615,9 +615,9 @@ async fn metrics_count_requests_tokens_actions_and_read_the_store(store: Store) 
     );
     // Gauges read from the store on scrape.
     let max = get("portcullis_db_pool_max_connections", &[]).expect("pool size");
-    assert!(max >= 1.0 && max <= 4.0, "{text}");
+    assert!((1.0..=4.0).contains(&max), "{text}");
     let open = get("portcullis_db_pool_connections", &[]).expect("open connections");
-    assert!(open >= 1.0 && open <= max);
+    assert!((1.0..=max).contains(&open));
     assert!(get("portcullis_db_pool_idle_connections", &[]).is_some());
     assert!(get("portcullis_db_pool_in_use_connections", &[]).is_some());
     assert_eq!(get("portcullis_webhook_outbox_pending", &[]), Some(0.0));
