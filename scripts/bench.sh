@@ -332,6 +332,12 @@ mkdir -p "$out/run/data"
   # The webhook figure delivers to a receiver on 127.0.0.1.
   export PORTCULLIS_WEBHOOKS__ALLOW_PRIVATE_TARGETS=true
   export PORTCULLIS_LOG__LEVEL="${PORTCULLIS_LOG__LEVEL:-warn}"
+  # One client hammers the token endpoint from one address: the rate limits
+  # would measure the limiter, not the server (0 = off; override to measure
+  # their cost, e.g. PORTCULLIS_RATE_LIMITS__TOKEN_PER_CLIENT=1000000).
+  export PORTCULLIS_RATE_LIMITS__TOKEN_PER_ADDRESS="${PORTCULLIS_RATE_LIMITS__TOKEN_PER_ADDRESS:-0}"
+  export PORTCULLIS_RATE_LIMITS__TOKEN_PER_CLIENT="${PORTCULLIS_RATE_LIMITS__TOKEN_PER_CLIENT:-0}"
+  export PORTCULLIS_RATE_LIMITS__API_PER_CLIENT="${PORTCULLIS_RATE_LIMITS__API_PER_CLIENT:-0}"
   unset RUST_LOG
   exec "$server_bin" serve
 ) >"$out/server.log" 2>&1 &

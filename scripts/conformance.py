@@ -140,6 +140,11 @@ def run_store(binary, store, workdir):
             "PORTCULLIS_SECURITY__BCRYPT_COST": "4",
             "PORTCULLIS_WEBHOOKS__ALLOW_PRIVATE_TARGETS": "true",
             "PORTCULLIS_LOG__LEVEL": "warn",
+            # Limits stay on (their headers and documented 429s are part of
+            # what is checked) but high enough not to starve the run.
+            "PORTCULLIS_RATE_LIMITS__API_PER_CLIENT": "100000",
+            "PORTCULLIS_RATE_LIMITS__TOKEN_PER_CLIENT": "100000",
+            "PORTCULLIS_RATE_LIMITS__TOKEN_PER_ADDRESS": "100000",
         }
     )
     port = free_port()

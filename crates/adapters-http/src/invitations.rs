@@ -315,9 +315,7 @@ pub async fn delete<U: UnitOfWork>(
 /// An answer's body: a JSON object of known string members.
 fn answer_body(request: &HttpRequest, body: &[u8]) -> Result<Map<String, Value>, ApiError> {
     require_json_media_type(request)?;
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
-        ApiError::bad_request("malformed_json", format!("the body is not JSON: {e}"))
-    })?;
+    let value = crate::body::json(body)?;
     let Value::Object(members) = value else {
         return Err(ApiError::bad_request(
             "invalid_document",

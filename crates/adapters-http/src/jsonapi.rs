@@ -415,9 +415,7 @@ pub fn read_resource_with(
         };
     }
     require_json_media_type(request)?;
-    let document: Value = serde_json::from_slice(body).map_err(|e| {
-        ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}")).at("")
-    })?;
+    let document = crate::body::json(body)?;
     let Value::Object(mut document) = document else {
         return Err(ApiError::bad_request(
             "invalid_document",

@@ -53,6 +53,16 @@ impl OAuthError {
         }
     }
 
+    /// `429`: a rate limit refused the request (its header fields are
+    /// added by [`crate::limits::rate_limit_headers`]).
+    fn rate_limited(decision: &crate::limits::Decision) -> Self {
+        Self {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            code: "rate_limited",
+            description: decision.description(),
+        }
+    }
+
     fn response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status);
         response
@@ -125,12 +135,29 @@ pub async fn token<U: UnitOfWork>(
     payload: web::Payload,
     state: web::Data<AppState<U>>,
 ) -> Result<HttpResponse, ApiError> {
+    // Before any other work: the per-address limit guards the endpoint itself.
+    if let Some(decision) = state.limits.token_address(&request) {
+        crate::limits::note(&request, &decision);
+        if decision.refused() {
+            return Ok(token_outcome(Err(OAuthError::rate_limited(&decision))));
+        }
+    }
     let environment = environment(&request, &state).await?;
     let body = crate::body::read(&request, payload, state.body_limit).await?;
-    Ok(match issue(&request, &body, &state, &environment).await {
-        Ok(response) => response,
-        Err(error) => error.response(),
-    })
+    Ok(token_outcome(
+        issue(&request, &body, &state, &environment).await,
+    ))
+}
+
+/// Renders a token request's outcome and counts it
+/// (`portcullis_token_requests_total{outcome}`: `issued` or the error code).
+fn token_outcome(outcome: Result<HttpResponse, OAuthError>) -> HttpResponse {
+    let (label, response) = match outcome {
+        Ok(response) => ("issued", response),
+        Err(error) => (error.code, error.response()),
+    };
+    metrics::counter!(crate::metrics::TOKEN_REQUESTS, "outcome" => label).increment(1);
+    response
 }
 
 /// The parameters of an `application/x-www-form-urlencoded` body; a
@@ -222,6 +249,16 @@ async fn issue<U: UnitOfWork>(
         ));
     }
     let (client_id, client_secret) = client_credentials(request, &params)?;
+    // Before the secret is checked (bcrypt), so that guessing costs little.
+    if let Some(decision) = state
+        .limits
+        .token_client(environment.environment.slug.as_str(), &client_id)
+    {
+        crate::limits::note(request, &decision);
+        if decision.refused() {
+            return Err(OAuthError::rate_limited(&decision));
+        }
+    }
     let resource = match (params.get("resource"), params.get("audience")) {
         (Some(r), Some(a)) if r != a => {
             return Err(OAuthError::new(

@@ -915,6 +915,17 @@ pub fn openapi_path(path: &str) -> String {
         .join("/")
 }
 
+/// The headers of a rate-limited answer (draft-ietf-httpapi-ratelimit-headers).
+fn rate_limit_headers() -> Value {
+    let text =
+        |description: &str| json!({ "description": description, "schema": { "type": "string" } });
+    json!({
+        "Retry-After": text("Seconds until a request may succeed."),
+        "RateLimit-Policy": text("The policies applied, e.g. `\"api-client\";q=1000;w=10`."),
+        "RateLimit": text("What is left of each, e.g. `\"api-client\";r=0;t=1`."),
+    })
+}
+
 fn error_response_component(status: u16, description: &str) -> Value {
     let mut response = json!({
         "description": description,
@@ -939,6 +950,7 @@ fn error_response_component(status: u16, description: &str) -> Value {
                 "schema": { "type": "string" },
             }});
         }
+        429 => response["headers"] = rate_limit_headers(),
         _ => {}
     }
     response
@@ -963,7 +975,16 @@ fn components() -> Value {
         (410, "No longer available."),
         (413, "The request body is too large."),
         (415, "The request body is neither JSON:API nor JSON."),
+        (
+            414,
+            "The request target is longer than `server.max_uri_bytes`.",
+        ),
         (422, "A member of the request document is invalid."),
+        (429, "Over a rate limit; retry after `Retry-After` seconds."),
+        (
+            431,
+            "The header fields are larger than `server.max_header_bytes`.",
+        ),
         (503, "The store is unavailable; retry later."),
     ] {
         responses.insert(
@@ -1063,6 +1084,7 @@ pub fn document(operations: &[Described], version: &str) -> Value {
         });
         let mut operation = op.doc.0.clone();
         operation["operationId"] = json!(operation_id(op.method, op.path));
+        add_limit_responses(op.path, &mut operation);
         item[op.method.to_ascii_lowercase()] = operation;
     }
     json!({
@@ -1075,6 +1097,27 @@ pub fn document(operations: &[Described], version: &str) -> Value {
         "paths": paths,
         "components": components(),
     })
+}
+
+/// The answers of the limits that apply before any handler: the request
+/// head limits everywhere, the rate limits on the Management API and the
+/// token endpoint.
+fn add_limit_responses(path: &str, operation: &mut Value) {
+    let management = operation["security"]
+        .as_array()
+        .is_some_and(|s| s.iter().any(|r| r.get(SCHEME).is_some()));
+    let responses = &mut operation["responses"];
+    responses["414"] = error_ref(414);
+    responses["431"] = error_ref(431);
+    if management {
+        responses["429"] = error_ref(429);
+    } else if path == "/oauth/token" {
+        responses["429"] = json!({
+            "description": "Over the rate limit of the client or of the address (`rate_limited`); retry after `Retry-After` seconds.",
+            "headers": rate_limit_headers(),
+            "content": content("application/json", reference("OAuthError")),
+        });
+    }
 }
 
 /// A stable operation id: the method and the path's words, e.g.
@@ -1093,11 +1136,34 @@ pub fn operation_id(method: &str, path: &str) -> String {
 pub(crate) fn cached() -> &'static str {
     static DOCUMENT: OnceLock<String> = OnceLock::new();
     DOCUMENT.get_or_init(|| {
-        document(&crate::routes::operations(), env!("CARGO_PKG_VERSION")).to_string()
+        let mut operations = crate::routes::operations();
+        operations.push(Described {
+            method: "GET",
+            path: "/metrics",
+            doc: metrics(),
+        });
+        document(&operations, env!("CARGO_PKG_VERSION")).to_string()
     })
 }
 
 // The operations that are not Management API collections.
+
+/// `GET /metrics`, served by the binary (not the route table) when
+/// `metrics.enabled` (the default); `404` otherwise.
+#[must_use]
+pub fn metrics() -> Doc {
+    public(
+        "Prometheus metrics in the text exposition format (no token).",
+        "operations",
+        json!({
+            "200": {
+                "description": "The metrics.",
+                "content": content("text/plain", json!({ "type": "string" })),
+            },
+            "404": error_ref(404),
+        }),
+    )
+}
 
 fn public(summary: &str, tag: &str, responses: Value) -> Doc {
     Doc(json!({ "summary": summary, "tags": [tag], "security": [], "responses": responses }))

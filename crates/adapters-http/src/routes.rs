@@ -18,7 +18,9 @@ use crate::{
 use portcullis_application::role_permissions::RolePermissions;
 use portcullis_application::user_roles::UserRoles;
 
-fn not_allowed(methods: &[&str]) -> Route {
+/// The `405` answer of a path for the methods it does not serve, naming
+/// those it does in `Allow`.
+pub fn not_allowed(methods: &[&str]) -> Route {
     let allow = methods.join(", ");
     web::route().to(move || {
         let allow = allow.clone();

@@ -74,6 +74,8 @@ pub struct AppState<U> {
     pub base_domain: String,
     /// The largest request body accepted, in bytes.
     pub body_limit: usize,
+    /// Rate limits of `/oauth/token` and `/api`.
+    pub limits: Arc<crate::limits::RateLimits>,
 }
 
 impl<U> std::fmt::Debug for AppState<U> {

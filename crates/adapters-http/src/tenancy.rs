@@ -137,10 +137,21 @@ pub async fn authenticate<U: UnitOfWork>(
         }
     };
     match state.tokens.authenticate(&environment, token).await {
-        Ok(principal) => Ok(Caller {
-            environment,
-            principal,
-        }),
+        Ok(principal) => {
+            if let Some(decision) = state
+                .limits
+                .api_client(environment.environment.slug.as_str(), principal.client_id())
+            {
+                crate::limits::note(request, &decision);
+                if decision.refused() {
+                    return Err(decision.api_error());
+                }
+            }
+            Ok(Caller {
+                environment,
+                principal,
+            })
+        }
         Err(AuthenticateError::Rejected(reason)) => {
             tracing::debug!(reason = %reason, "bearer token rejected");
             Err(

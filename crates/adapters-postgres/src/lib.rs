@@ -147,6 +147,20 @@ impl fmt::Debug for DieselStore {
     }
 }
 
+/// A snapshot of the connection pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Most connections the pool opens.
+    pub max_size: u32,
+    /// Connections open now (idle or in use).
+    pub connections: u32,
+    /// Open connections not in use.
+    pub idle: u32,
+    /// Units of work holding a connection now (at most `max_size`; callers
+    /// beyond it wait for one).
+    pub in_use: u32,
+}
+
 /// Logs the pool's background connection failures through `tracing`.
 #[derive(Debug, Clone, Copy)]
 struct TracingErrors;
@@ -264,6 +278,20 @@ impl DieselStore {
     #[must_use]
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The pool's state now, for metrics.
+    #[must_use]
+    pub fn pool_status(&self) -> PoolStatus {
+        let state = self.pool.state();
+        let max = self.pool.max_size();
+        let available = u32::try_from(self.permits.available_permits()).unwrap_or(max);
+        PoolStatus {
+            max_size: max,
+            connections: state.connections,
+            idle: state.idle_connections,
+            in_use: max.saturating_sub(available),
+        }
     }
 }
 

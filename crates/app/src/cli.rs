@@ -178,6 +178,8 @@ async fn serve(settings: Settings) -> Result<(), StartError> {
         listener,
         settings.server.workers,
         settings.server.shutdown_timeout_seconds,
+        settings.head_limits(),
+        wired.metrics,
     )?;
     crate::server::stop_on_signals(&server)?;
     let (stop_deliveries, deliveries) = crate::server::start_deliveries(wired.deliveries);

@@ -8,4 +8,5 @@ pub mod cli;
 pub mod server;
 pub mod settings;
 mod system;
+pub mod telemetry;
 pub mod wiring;

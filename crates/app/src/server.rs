@@ -5,6 +5,9 @@ use std::net::TcpListener;
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
+use portcullis_adapters_http::head::{HeadLimits, head_limits};
+use portcullis_adapters_http::limits::rate_limit_headers;
+use portcullis_adapters_http::metrics::http_metrics;
 use portcullis_adapters_http::middleware::{json_errors, request_log};
 use portcullis_adapters_http::{AppState, configure};
 use portcullis_adapters_postgres::DieselStore;
@@ -13,7 +16,9 @@ use crate::wiring::StartError;
 
 /// Starts serving on `listener`; the returned server runs until its handle
 /// stops it (the binary does so on SIGINT/SIGTERM, see [`stop_on_signals`]),
-/// then drains in-flight requests for `shutdown_timeout` seconds.
+/// then drains in-flight requests for `shutdown_timeout` seconds. With
+/// `metrics`, `GET /metrics` serves Prometheus text. Request heads over
+/// `head` are refused with JSON:API errors.
 ///
 /// # Errors
 /// [`StartError`] when the listener cannot be used.
@@ -22,14 +27,27 @@ pub fn start(
     listener: TcpListener,
     workers: usize,
     shutdown_timeout: u64,
+    head: HeadLimits,
+    metrics: Option<crate::telemetry::Scraper>,
 ) -> Result<Server, StartError> {
     let state = web::Data::new(state);
+    let head = web::Data::new(head);
     let mut server = HttpServer::new(move || {
+        let metrics = metrics.clone();
         App::new()
             .app_data(state.clone())
+            .app_data(head.clone())
+            .configure(move |config| {
+                if let Some(scraper) = metrics {
+                    crate::telemetry::configure(config, scraper);
+                }
+            })
             .configure(configure::<DieselStore>)
+            .wrap(from_fn(head_limits))
+            .wrap(from_fn(rate_limit_headers))
             .wrap(from_fn(json_errors))
             .wrap(from_fn(request_log))
+            .wrap(from_fn(http_metrics))
     })
     .shutdown_timeout(shutdown_timeout)
     .disable_signals();

@@ -37,6 +37,10 @@ pub struct Settings {
     pub actions: ActionSettings,
     /// What the janitor deletes, and when.
     pub retention: RetentionSettings,
+    /// Rate limits of `/oauth/token` and `/api`.
+    pub rate_limits: RateLimitSettings,
+    /// Prometheus metrics.
+    pub metrics: MetricsSettings,
 }
 
 /// `[retention]`.
@@ -53,6 +57,28 @@ pub struct RetentionSettings {
     pub interval_seconds: u32,
     /// Rows deleted per transaction.
     pub batch: u32,
+}
+
+/// `[rate_limits]`: requests per window; 0 turns a limit off.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSettings {
+    /// The window every limit counts over, in seconds.
+    pub window_seconds: u32,
+    /// `/oauth/token` requests per window from one TCP peer address.
+    pub token_per_address: u32,
+    /// `/oauth/token` requests per window naming one client.
+    pub token_per_client: u32,
+    /// `/api` requests per window of one authenticated client.
+    pub api_per_client: u32,
+}
+
+/// `[metrics]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Serve Prometheus text at `GET /metrics` (no token).
+    pub enabled: bool,
 }
 
 /// `[actions]`.
@@ -116,6 +142,10 @@ pub struct ServerSettings {
     pub base_domain: String,
     /// Largest request body, bytes.
     pub body_limit: usize,
+    /// Longest request target (path and query string), bytes.
+    pub max_uri_bytes: usize,
+    /// Most bytes of request header fields in all, bytes.
+    pub max_header_bytes: usize,
     /// Worker threads; 0 means one per core.
     pub workers: usize,
     /// Seconds to let in-flight requests finish on shutdown.
@@ -274,6 +304,16 @@ impl Settings {
         if self.server.body_limit < 1024 {
             return bad("server.body_limit", "must be at least 1024 bytes".into());
         }
+        // actix-http refuses heads of 128 KiB and more itself (a bare 431).
+        if !(1024..=65_536).contains(&self.server.max_uri_bytes) {
+            return bad("server.max_uri_bytes", "must be from 1024 to 65536".into());
+        }
+        if !(1024..=65_536).contains(&self.server.max_header_bytes) {
+            return bad(
+                "server.max_header_bytes",
+                "must be from 1024 to 65536".into(),
+            );
+        }
         if !(4..=31).contains(&self.security.bcrypt_cost) {
             return bad("security.bcrypt_cost", "must be from 4 to 31".into());
         }
@@ -294,6 +334,24 @@ impl Settings {
                 "security.client_cache_ttl_seconds",
                 "must be from 0 to 86400".into(),
             );
+        }
+        if !(1..=3600).contains(&self.rate_limits.window_seconds) {
+            return bad(
+                "rate_limits.window_seconds",
+                "must be from 1 to 3600".into(),
+            );
+        }
+        for (key, value) in [
+            ("token_per_address", self.rate_limits.token_per_address),
+            ("token_per_client", self.rate_limits.token_per_client),
+            ("api_per_client", self.rate_limits.api_per_client),
+        ] {
+            if value > 1_000_000 {
+                return bad(
+                    &format!("rate_limits.{key}"),
+                    "must be from 0 (off) to 1000000 requests per window".into(),
+                );
+            }
         }
         let hooks = &self.webhooks;
         if !(1..=2_592_000).contains(&hooks.retry_horizon_seconds) {
@@ -441,6 +499,15 @@ impl Settings {
             delivery_attempts_days: r.delivery_attempts_days,
             batch: r.batch,
             interval: std::time::Duration::from_secs(u64::from(r.interval_seconds)),
+        }
+    }
+
+    /// The limits of request heads.
+    #[must_use]
+    pub fn head_limits(&self) -> portcullis_adapters_http::head::HeadLimits {
+        portcullis_adapters_http::head::HeadLimits {
+            max_uri_bytes: self.server.max_uri_bytes,
+            max_header_bytes: self.server.max_header_bytes,
         }
     }
 

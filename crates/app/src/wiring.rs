@@ -10,6 +10,7 @@ use portcullis_adapters_crypto::{
     AesGcmCipher, BcryptHasher, JoseJwtKeys, RandomSecrets, generate_master_key, parse_master_key,
 };
 use portcullis_adapters_http::AppState;
+use portcullis_adapters_http::limits::{Limit, RateLimitConfig, RateLimits};
 use portcullis_adapters_js::{JsLimits, QuickJsRunner};
 use portcullis_adapters_postgres::{ChangeListener, DieselStore, ListenerConfig, StoreConfig};
 use portcullis_adapters_webhooks::{HttpWebhookSender, SenderConfig};
@@ -59,6 +60,8 @@ pub struct Wired {
     pub changes: Option<ChangeListener>,
     /// The retention janitor (started by `serve`).
     pub janitor: Arc<Janitor<DieselStore>>,
+    /// What `GET /metrics` renders, when metrics are enabled.
+    pub metrics: Option<crate::telemetry::Scraper>,
 }
 
 impl std::fmt::Debug for Wired {
@@ -222,6 +225,7 @@ pub fn wire(
             Arc::clone(&action_memo),
         ),
     )?;
+    let limits = Arc::new(rate_limits(settings));
     let state = AppState {
         environments: Arc::new(EnvironmentService::new(ports.clone(), issuers)),
         tokens: Arc::new(
@@ -279,6 +283,12 @@ pub fn wire(
         store: Arc::clone(&store),
         base_domain: settings.server.base_domain.clone(),
         body_limit: settings.server.body_limit,
+        limits: Arc::clone(&limits),
+    };
+    let metrics = if settings.metrics.enabled {
+        Some(crate::telemetry::Scraper::new(Arc::clone(&store), limits)?)
+    } else {
+        None
     };
     Ok(Wired {
         store,
@@ -286,6 +296,21 @@ pub fn wire(
         deliveries,
         changes,
         janitor,
+        metrics,
+    })
+}
+
+/// The rate limiters the settings ask for.
+fn rate_limits(settings: &Settings) -> RateLimits {
+    let rates = &settings.rate_limits;
+    let limit = |requests| Limit {
+        requests,
+        window_seconds: rates.window_seconds,
+    };
+    RateLimits::new(RateLimitConfig {
+        token_per_address: limit(rates.token_per_address),
+        token_per_client: limit(rates.token_per_client),
+        api_per_client: limit(rates.api_per_client),
     })
 }
 

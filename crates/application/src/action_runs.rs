@@ -261,6 +261,16 @@ impl<U: UnitOfWork> ActionEngine<U> {
         millis: u128,
         error: Option<String>,
     ) {
+        // Through the `metrics` facade; the binary installs the exporter.
+        metrics::counter!(
+            "portcullis_action_runs_total",
+            "trigger" => action.trigger.as_str(),
+            "outcome" => outcome.as_str()
+        )
+        .increment(1);
+        #[expect(clippy::cast_precision_loss, reason = "milliseconds of one run")]
+        metrics::histogram!("portcullis_action_run_duration_seconds")
+            .record(millis as f64 / 1000.0);
         self.recorder.record(ActionExecution {
             id: ActionExecutionId::from_ulid(self.ports.ids.next_ulid()),
             environment_id: action.environment_id,

@@ -213,6 +213,11 @@ impl<U: UnitOfWork> DeliveryWorker<U> {
             outcome = attempt.outcome.as_str(),
             "webhook delivery attempt"
         );
+        metrics::counter!(
+            "portcullis_webhook_deliveries_total",
+            "outcome" => attempt.outcome.as_str()
+        )
+        .increment(1);
         let recorded = self
             .ports
             .store

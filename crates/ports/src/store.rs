@@ -1093,6 +1093,12 @@ pub trait DeliveryRepo {
         webhook: WebhookId,
         page: &Keyset,
     ) -> Result<Vec<DeliveryAttempt>, StoreError>;
+    /// The number of deliveries still pending (queued or waiting for a
+    /// retry), over every environment: the depth of the outbox.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn count_pending_deliveries(&mut self) -> Result<u64, StoreError>;
 }
 
 /// Every repository reachable inside one unit of work (method names are unique across them).

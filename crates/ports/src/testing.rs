@@ -190,6 +190,7 @@ mockall::mock! {
         fn claim_deliveries(&mut self, now: Timestamp, lease_until: Timestamp, limit: u32) -> Result<Vec<crate::store::ClaimedDelivery>, StoreError>;
         fn record_delivery_attempt(&mut self, attempt: &DeliveryAttempt, retry_at: Option<Timestamp>) -> Result<(), StoreError>;
         fn list_delivery_attempts(&mut self, webhook: WebhookId, page: &Keyset) -> Result<Vec<DeliveryAttempt>, StoreError>;
+        fn count_pending_deliveries(&mut self) -> Result<u64, StoreError>;
     }
     impl crate::store::RetentionRepo for Tx {
         fn purge_access_tokens(&mut self, before: Timestamp, limit: u32) -> Result<u64, StoreError>;

@@ -283,4 +283,15 @@ impl DeliveryRepo for DbTx<'_> {
         let rows = self.run(|conn| select.load::<AttemptRow>(conn))?;
         rows.into_iter().map(AttemptRow::into_domain).collect()
     }
+
+    fn count_pending_deliveries(&mut self) -> Result<u64, StoreError> {
+        // Served by the partial index on pending rows.
+        let count: i64 = self.run(|conn| {
+            webhook_deliveries::table
+                .filter(webhook_deliveries::status.eq("pending"))
+                .count()
+                .get_result(conn)
+        })?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
 }

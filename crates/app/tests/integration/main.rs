@@ -20,6 +20,7 @@ mod memberships;
 mod multi_node;
 mod opaque_tokens;
 mod openapi;
+mod ops;
 mod organizations;
 mod outage;
 mod permissions;

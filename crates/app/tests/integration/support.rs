@@ -89,7 +89,15 @@ pub async fn spawn_app_on(db: TestDatabase, tweak: impl FnOnce(&mut Settings)) -
     let store_handle = Arc::clone(&wired.store);
     let (stop_deliveries, _) = portcullis_app::server::start_deliveries(wired.deliveries);
     let changes = wired.changes;
-    let server = portcullis_app::server::start(wired.state, listener, 1, 1).expect("server starts");
+    let server = portcullis_app::server::start(
+        wired.state,
+        listener,
+        1,
+        1,
+        settings.head_limits(),
+        wired.metrics,
+    )
+    .expect("server starts");
     actix_web::rt::spawn(server);
     // No idle connection reuse: the server closes idle keep-alive connections
     // after 5 s, and a request racing that close fails on the client side.
