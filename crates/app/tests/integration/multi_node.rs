@@ -8,7 +8,7 @@ use portcullis_adapters_postgres::testing::TestDatabase;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::processes::{Node, data_id, spawn_node};
+use crate::processes::{Node, spawn_node};
 use crate::support::jwt_segment;
 
 /// Caches that would hide another node's change for an hour.
@@ -128,43 +128,9 @@ async fn a_client_deleted_through_one_node_gets_no_token_from_the_other() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = two_nodes(dir.path(), &db).await;
     let token = a.token().await;
-    let api = a
-        .get_ok(&token, "/api/resource-servers?page[size]=500")
-        .await["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|rs| rs["attributes"]["system"] == true)
-        .map(|rs| rs["id"].as_str().unwrap().to_owned())
-        .unwrap();
-    let client = a
-        .post(
-            &token,
-            "/api/clients",
-            &json!({"data": {"type": "client", "attributes": {"name": "Ops", "client_type": "confidential"}}}),
-        )
+    let (record, id, secret) = a
+        .management_client(&token, json!({"name": "Ops"}), &["users:read"])
         .await;
-    let (record, id, secret) = (
-        data_id(&client),
-        client["data"]["attributes"]["client_id"]
-            .as_str()
-            .unwrap()
-            .to_owned(),
-        client["data"]["attributes"]["client_secret"]
-            .as_str()
-            .unwrap()
-            .to_owned(),
-    );
-    a.post(
-        &token,
-        "/api/client-grants",
-        &json!({"data": {"type": "client_grant",
-            "attributes": {"allowed_scopes": ["users:read"]},
-            "relationships": {
-                "client": {"data": {"type": "client", "id": record}},
-                "resource_server": {"data": {"type": "resource_server", "id": api}}}}}),
-    )
-    .await;
     // B remembers the client and its grant.
     assert_eq!(b.token_response(&id, &secret).await.status(), 200);
 

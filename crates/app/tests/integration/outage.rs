@@ -5,6 +5,11 @@ use std::time::{Duration, Instant};
 
 use crate::support::{Store, expect_error, spawn_app};
 
+/// `GET {base}{path}` without a token.
+async fn probe(client: &reqwest::Client, base: &str, path: &str) -> reqwest::Response {
+    client.get(format!("{base}{path}")).send().await.unwrap()
+}
+
 #[actix_web::test]
 async fn an_unreachable_database_is_503_and_the_server_recovers_by_itself() {
     let app = spawn_app(Store::Postgres).await;
@@ -19,19 +24,9 @@ async fn an_unreachable_database_is_503_and_the_server_recovers_by_itself() {
     let during = app.get(&path, &token).await;
     assert_eq!(during.headers()["retry-after"], "1");
     expect_error(during, 503, "store_unavailable").await;
-    let ready = app
-        .client
-        .get(format!("{}/health/ready", app.base))
-        .send()
-        .await
-        .unwrap();
+    let ready = probe(&app.client, &app.base, "/health/ready").await;
     expect_error(ready, 503, "store_unavailable").await;
-    let live = app
-        .client
-        .get(format!("{}/health/live", app.base))
-        .send()
-        .await
-        .unwrap();
+    let live = probe(&app.client, &app.base, "/health/live").await;
     assert_eq!(live.status(), 200, "the process stays up");
     // A client this node already knows still gets tokens (its grant and the
     // keys are in memory); one it must look up gets a 503.
@@ -62,12 +57,7 @@ async fn an_unreachable_database_is_503_and_the_server_recovers_by_itself() {
         assert!(Instant::now() < deadline, "the store did not recover");
         actix_web::rt::time::sleep(Duration::from_millis(100)).await;
     }
-    let ready = app
-        .client
-        .get(format!("{}/health/ready", app.base))
-        .send()
-        .await
-        .unwrap();
+    let ready = probe(&app.client, &app.base, "/health/ready").await;
     assert_eq!(ready.status(), 200);
 }
 
@@ -212,19 +202,9 @@ async fn a_stopped_postgresql_server_under_load_is_survived() {
             .await
             .unwrap();
         expect_error(during, 503, "store_unavailable").await;
-        let ready = node
-            .client
-            .get(format!("{}/health/ready", node.base))
-            .send()
-            .await
-            .unwrap();
+        let ready = probe(&node.client, &node.base, "/health/ready").await;
         expect_error(ready, 503, "store_unavailable").await;
-        let live = node
-            .client
-            .get(format!("{}/health/live", node.base))
-            .send()
-            .await
-            .unwrap();
+        let live = probe(&node.client, &node.base, "/health/live").await;
         assert_eq!(live.status(), 200, "the process stays up");
         actix_web::rt::time::sleep(Duration::from_secs(1)).await;
 
@@ -256,12 +236,7 @@ async fn a_stopped_postgresql_server_under_load_is_survived() {
         stored, created,
         "a change without its event, or the reverse"
     );
-    let ready = node
-        .client
-        .get(format!("{}/health/ready", node.base))
-        .send()
-        .await
-        .unwrap();
+    let ready = probe(&node.client, &node.base, "/health/ready").await;
     assert_eq!(ready.status(), 200);
     eprintln!(
         "PostgreSQL stopped under load: {} acknowledged writes kept; writes resumed {recovery:?} after the server was started again",

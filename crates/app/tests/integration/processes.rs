@@ -191,6 +191,52 @@ impl Node {
             .unwrap()
     }
 
+    /// A confidential client made through the API with `attributes` (name,
+    /// token format...) and a Management API grant of `scopes`: (record id,
+    /// `client_id`, secret).
+    pub async fn management_client(
+        &self,
+        token: &str,
+        attributes: Value,
+        scopes: &[&str],
+    ) -> (String, String, String) {
+        let api = self
+            .get_ok(token, "/api/resource-servers?page[size]=500")
+            .await["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|rs| rs["attributes"]["system"] == true)
+            .map(|rs| rs["id"].as_str().unwrap().to_owned())
+            .unwrap();
+        let mut attributes = attributes;
+        attributes["client_type"] = "confidential".into();
+        let client = self
+            .post(
+                token,
+                "/api/clients",
+                &serde_json::json!({"data": {"type": "client", "attributes": attributes}}),
+            )
+            .await;
+        let record = data_id(&client);
+        self.post(
+            token,
+            "/api/client-grants",
+            &serde_json::json!({"data": {"type": "client_grant",
+                "attributes": {"allowed_scopes": scopes},
+                "relationships": {
+                    "client": {"data": {"type": "client", "id": record}},
+                    "resource_server": {"data": {"type": "resource_server", "id": api}}}}}),
+        )
+        .await;
+        let created = &client["data"]["attributes"];
+        (
+            record,
+            created["client_id"].as_str().unwrap().to_owned(),
+            created["client_secret"].as_str().unwrap().to_owned(),
+        )
+    }
+
     /// Sends SIGTERM (returns at once).
     pub fn signal_term(&self) {
         signal(self.child.id(), "-TERM");

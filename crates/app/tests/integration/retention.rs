@@ -29,40 +29,14 @@ async fn the_janitor_purges_expired_opaque_tokens_and_events_past_their_retentio
     let token = node.token().await;
 
     // An opaque client with Management API access, and one token of it.
-    let api = node
-        .get_ok(&token, "/api/resource-servers?page[size]=500")
-        .await["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|rs| rs["attributes"]["system"] == true)
-        .map(|rs| rs["id"].as_str().unwrap().to_owned())
-        .unwrap();
-    let client = node
-        .post(
+    let (_, id, secret) = node
+        .management_client(
             &token,
-            "/api/clients",
-            &json!({"data": {"type": "client", "attributes": {
-                "name": "Reports", "client_type": "confidential", "token_format": "opaque"}}}),
+            json!({"name": "Reports", "token_format": "opaque"}),
+            &["users:read"],
         )
         .await;
-    node.post(
-        &token,
-        "/api/client-grants",
-        &json!({"data": {"type": "client_grant",
-            "attributes": {"allowed_scopes": ["users:read"]},
-            "relationships": {
-                "client": {"data": {"type": "client", "id": data_id(&client)}},
-                "resource_server": {"data": {"type": "resource_server", "id": api}}}}}),
-    )
-    .await;
-    let attributes = &client["data"]["attributes"];
-    let issued = node
-        .token_response(
-            attributes["client_id"].as_str().unwrap(),
-            attributes["client_secret"].as_str().unwrap(),
-        )
-        .await;
+    let issued = node.token_response(&id, &secret).await;
     assert_eq!(issued.status(), 200);
     let user = node
         .post(
