@@ -145,6 +145,7 @@ def run_store(binary, store, workdir):
             "PORTCULLIS_RATE_LIMITS__API_PER_CLIENT": "100000",
             "PORTCULLIS_RATE_LIMITS__TOKEN_PER_CLIENT": "100000",
             "PORTCULLIS_RATE_LIMITS__TOKEN_PER_ADDRESS": "100000",
+            "PORTCULLIS_RATE_LIMITS__PUBLIC_PER_ADDRESS": "100000",
         }
     )
     port = free_port()

@@ -366,6 +366,14 @@ async fn answer_head<U: UnitOfWork>(
     payload: web::Payload,
     state: &web::Data<AppState<U>>,
 ) -> Result<Answer, ApiError> {
+    // Public and able to create users (a password hash): limited per
+    // address before any other work.
+    if let Some(decision) = state.limits.public_address(request) {
+        crate::limits::note(request, &decision);
+        if decision.refused() {
+            return Err(decision.api_error());
+        }
+    }
     let environment = environment(request, state).await?;
     let body = crate::body::read(request, payload, state.body_limit).await?;
     let mut members = answer_body(request, &body)?;

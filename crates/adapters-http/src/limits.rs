@@ -54,6 +54,8 @@ pub struct RateLimitConfig {
     pub token_per_client: Limit,
     /// `/api` per authenticated client.
     pub api_per_client: Limit,
+    /// The public answers to invitations per TCP peer address.
+    pub public_per_address: Limit,
 }
 
 type Keyed<K> = RateLimiter<K, DefaultKeyedStateStore<K>, DefaultClock, StateInformationMiddleware>;
@@ -162,7 +164,7 @@ impl Decision {
     #[must_use]
     pub fn description(&self) -> String {
         let whom = match self.name {
-            "token-address" => "this address",
+            "token-address" | "public-address" => "this address",
             _ => "this client",
         };
         format!(
@@ -243,6 +245,7 @@ pub struct RateLimits {
     token_per_address: Option<Policy<IpAddr>>,
     token_per_client: Option<Policy<String>>,
     api_per_client: Option<Policy<String>>,
+    public_per_address: Option<Policy<IpAddr>>,
 }
 
 impl std::fmt::Debug for RateLimits {
@@ -260,6 +263,10 @@ impl std::fmt::Debug for RateLimits {
                 "api_per_client",
                 &self.api_per_client.as_ref().map(|p| p.limit),
             )
+            .field(
+                "public_per_address",
+                &self.public_per_address.as_ref().map(|p| p.limit),
+            )
             .finish()
     }
 }
@@ -272,6 +279,7 @@ impl RateLimits {
             token_per_address: Policy::new("token-address", config.token_per_address),
             token_per_client: Policy::new("token-client", config.token_per_client),
             api_per_client: Policy::new("api-client", config.api_per_client),
+            public_per_address: Policy::new("public-address", config.public_per_address),
         }
     }
 
@@ -286,6 +294,7 @@ impl RateLimits {
             token_per_address: off,
             token_per_client: off,
             api_per_client: off,
+            public_per_address: off,
         })
     }
 
@@ -311,12 +320,22 @@ impl RateLimits {
         Some(policy.check(&format!("{environment}/{client_id}")))
     }
 
+    /// A request to a public endpoint that does work for anyone (the
+    /// invitation answers) from the request's TCP peer.
+    #[must_use]
+    pub fn public_address(&self, request: &HttpRequest) -> Option<Decision> {
+        let policy = self.public_per_address.as_ref()?;
+        let address = request.peer_addr()?.ip();
+        Some(policy.check(&address))
+    }
+
     /// Keys currently remembered, over all limiters.
     #[must_use]
     pub fn tracked_keys(&self) -> usize {
         self.token_per_address.as_ref().map_or(0, Policy::len)
             + self.token_per_client.as_ref().map_or(0, Policy::len)
             + self.api_per_client.as_ref().map_or(0, Policy::len)
+            + self.public_per_address.as_ref().map_or(0, Policy::len)
     }
 }
 
@@ -333,6 +352,7 @@ mod tests {
             token_per_address: limit,
             token_per_client: limit,
             api_per_client: limit,
+            public_per_address: limit,
         })
     }
 

@@ -1111,6 +1111,8 @@ fn add_limit_responses(path: &str, operation: &mut Value) {
     responses["431"] = error_ref(431);
     if management {
         responses["429"] = error_ref(429);
+    } else if path.starts_with("/invitations/") {
+        responses["429"] = error_ref(429);
     } else if path == "/oauth/token" {
         responses["429"] = json!({
             "description": "Over the rate limit of the client or of the address (`rate_limited`); retry after `Retry-After` seconds.",

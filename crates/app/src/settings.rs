@@ -71,6 +71,8 @@ pub struct RateLimitSettings {
     pub token_per_client: u32,
     /// `/api` requests per window of one authenticated client.
     pub api_per_client: u32,
+    /// Invitation answers (public) per window from one TCP peer address.
+    pub public_per_address: u32,
 }
 
 /// `[metrics]`.
@@ -345,6 +347,7 @@ impl Settings {
             ("token_per_address", self.rate_limits.token_per_address),
             ("token_per_client", self.rate_limits.token_per_client),
             ("api_per_client", self.rate_limits.api_per_client),
+            ("public_per_address", self.rate_limits.public_per_address),
         ] {
             if value > 1_000_000 {
                 return bad(

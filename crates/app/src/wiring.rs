@@ -311,6 +311,7 @@ fn rate_limits(settings: &Settings) -> RateLimits {
         token_per_address: limit(rates.token_per_address),
         token_per_client: limit(rates.token_per_client),
         api_per_client: limit(rates.api_per_client),
+        public_per_address: limit(rates.public_per_address),
     })
 }
 

@@ -32,6 +32,7 @@ async fn limited(
         settings.rate_limits.token_per_address = 0;
         settings.rate_limits.token_per_client = 0;
         settings.rate_limits.api_per_client = 0;
+        settings.rate_limits.public_per_address = 0;
         tweak(settings);
     })
     .await
@@ -733,4 +734,41 @@ async fn delivery_outcomes_are_counted() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// The public invitation answers are limited per address before any work:
+/// the refused answer changes nothing, and the invitation can still be
+/// accepted once the address has budget again (here: another server).
+#[actix_web::test]
+async fn public_invitation_answers_are_limited_per_address() {
+    use crate::invitations::{answer, invited};
+    use crate::organizations::create_organization;
+
+    let app = limited(Store::Postgres, |s| s.rate_limits.public_per_address = 2).await;
+    let token = app.token(None).await;
+    let org = create_organization(&app, &token, "Acme").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (invitation, secret) = invited(&app, &token, &org, "guest@example.com", &[]).await;
+    let id = invitation["id"].as_str().unwrap();
+    for _ in 0..2 {
+        let wrong = answer(&app, id, "accept", &json!({"token": "not-it"})).await;
+        assert_eq!(wrong.status(), 404);
+        assert_eq!(
+            header(&wrong, "ratelimit-policy"),
+            "\"public-address\";q=2;w=60"
+        );
+    }
+    let refused = answer(&app, id, "accept", &json!({"token": secret})).await;
+    assert_eq!(refused.status(), 429);
+    assert_eq!(header(&refused, "retry-after"), "30");
+    expect_error(refused, 429, "rate_limited").await;
+    let still =
+        crate::support::jsonapi(app.get(&format!("/api/invitations/{id}"), &token).await).await;
+    assert_eq!(
+        still["data"]["attributes"]["status"], "pending",
+        "nothing changed"
+    );
+    assert!(app.db.texts("SELECT id AS value FROM users").is_empty());
 }
