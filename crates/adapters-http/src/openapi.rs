@@ -1109,9 +1109,7 @@ fn add_limit_responses(path: &str, operation: &mut Value) {
     let responses = &mut operation["responses"];
     responses["414"] = error_ref(414);
     responses["431"] = error_ref(431);
-    if management {
-        responses["429"] = error_ref(429);
-    } else if path.starts_with("/invitations/") {
+    if management || path.starts_with("/invitations/") {
         responses["429"] = error_ref(429);
     } else if path == "/oauth/token" {
         responses["429"] = json!({
