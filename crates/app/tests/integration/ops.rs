@@ -625,6 +625,19 @@ async fn metrics_count_requests_tokens_actions_and_read_the_store(store: Store) 
     assert!(get("portcullis_rate_limit_tracked_keys", &[]).unwrap() >= 2.0);
 }
 
+/// Subscribes `user.created` to a URL nothing listens on (port 9).
+async fn subscribe_unreachable(app: &TestApp, token: &str) {
+    let hook = app
+        .post(
+            "/api/webhooks",
+            token,
+            &json!({"data": {"type": "webhook", "attributes": {
+                "name": "Audit", "url": "http://127.0.0.1:9/hook", "events": ["user.created"]}}}),
+        )
+        .await;
+    assert_eq!(hook.status(), 201, "{}", hook.text().await.unwrap());
+}
+
 #[actix_web::test]
 async fn the_outbox_depth_counts_pending_deliveries() {
     let app = spawn_app_with(Store::Postgres, |s| {
@@ -634,16 +647,8 @@ async fn the_outbox_depth_counts_pending_deliveries() {
     })
     .await;
     let token = app.token(None).await;
-    // Nothing listens on port 9: deliveries would fail, but none is attempted yet.
-    let hook = app
-        .post(
-            "/api/webhooks",
-            &token,
-            &json!({"data": {"type": "webhook", "attributes": {
-                "name": "Audit", "url": "http://127.0.0.1:9/hook", "events": ["user.created"]}}}),
-        )
-        .await;
-    assert_eq!(hook.status(), 201, "{}", hook.text().await.unwrap());
+    // Deliveries would fail, but none is attempted yet.
+    subscribe_unreachable(&app, &token).await;
     for i in 0..3 {
         app.create_user(&token, &format!("u{i}@example.com")).await;
     }
@@ -702,16 +707,8 @@ async fn delivery_outcomes_are_counted() {
     })
     .await;
     let token = app.token(None).await;
-    // Nothing listens on port 9: the first attempt fails and is retried later.
-    let hook = app
-        .post(
-            "/api/webhooks",
-            &token,
-            &json!({"data": {"type": "webhook", "attributes": {
-                "name": "Audit", "url": "http://127.0.0.1:9/hook", "events": ["user.created"]}}}),
-        )
-        .await;
-    assert_eq!(hook.status(), 201);
+    // The first attempt fails and is retried later.
+    subscribe_unreachable(&app, &token).await;
     app.create_user(&token, "delivered@example.com").await;
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
