@@ -5,13 +5,16 @@
 //! is `422 invalid_relationship` at its linkage, a pair granted twice is
 //! `409 duplicate`, an `allowed_scopes` entry that is not a scope of the
 //! resource server is `422` at that entry. A caller cannot delete or
-//! narrow its own Management API grant: `409 self_lockout`.
+//! narrow its own Management API grant: `409 self_lockout`; nor grant, on
+//! the Management API, a scope its own token does not carry (creating or
+//! widening, for itself or another client): `403 scope_not_held` at that
+//! entry.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use portcullis_application::client_grants::{
     ClientGrantFilter, ClientGrantLookupError, CreateClientGrant, CreateClientGrantError,
-    DeleteClientGrantError, UpdateClientGrant, UpdateClientGrantError,
+    DeleteClientGrantError, ScopeNotHeld, UpdateClientGrant, UpdateClientGrantError,
 };
 use portcullis_application::representation;
 use portcullis_domain::{ClientGrantId, ClientId, ResourceServerId};
@@ -43,6 +46,20 @@ fn immutable(name: &str) -> ApiError {
     .at(format!("/data/relationships/{name}/data"))
 }
 
+/// `403 scope_not_held` at the offending `allowed_scopes` entry.
+fn not_held(unheld: &ScopeNotHeld) -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "scope_not_held",
+        "Forbidden",
+        format!(
+            "the Management API scope `{}` cannot be granted by a caller whose token does not carry it",
+            unheld.scope
+        ),
+    )
+    .at(format!("/data/attributes/allowed_scopes/{}", unheld.index))
+}
+
 fn self_lockout(detail: &str) -> ApiError {
     ApiError::conflict("self_lockout", detail)
 }
@@ -63,6 +80,7 @@ impl From<CreateClientGrantError> for ApiError {
                 "the client already has a grant for this resource server",
             )
             .at("/data/relationships"),
+            CreateClientGrantError::NotHeld(unheld) => not_held(&unheld),
             CreateClientGrantError::Store(store) => store.into(),
         }
     }
@@ -79,6 +97,7 @@ impl From<UpdateClientGrantError> for ApiError {
                 self_lockout("a client cannot narrow its own Management API grant")
                     .at("/data/attributes/allowed_scopes")
             }
+            UpdateClientGrantError::NotHeld(unheld) => not_held(&unheld),
             UpdateClientGrantError::Store(store) => store.into(),
         }
     }

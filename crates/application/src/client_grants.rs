@@ -70,6 +70,10 @@ pub enum CreateClientGrantError {
     /// The client already has a grant for the resource server.
     #[error("the client already has a grant for this resource server")]
     Duplicate,
+    /// The grant would hand on a Management API scope the caller does not
+    /// hold itself.
+    #[error(transparent)]
+    NotHeld(#[from] ScopeNotHeld),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -93,6 +97,10 @@ pub enum UpdateClientGrantError {
     /// The caller would remove scopes from its own Management API grant.
     #[error("a client cannot narrow its own Management API grant")]
     SelfLockout,
+    /// The grant would be widened by a Management API scope the caller does
+    /// not hold itself.
+    #[error(transparent)]
+    NotHeld(#[from] ScopeNotHeld),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -121,6 +129,30 @@ pub enum ClientGrantLookupError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// A Management API scope the caller would grant without holding it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the caller cannot grant the `{scope}` scope: its token does not carry it")]
+pub struct ScopeNotHeld {
+    /// The first such scope, in request order.
+    pub scope: String,
+    /// Its position in `allowed_scopes`.
+    pub index: usize,
+}
+
+/// The first scope of `granted`, not in `already`, that `actor` does not
+/// hold; on the Management API (the system resource server) such a scope
+/// cannot be granted: nobody hands on a power it does not have.
+fn first_unheld(actor: &Actor, granted: &[String], already: &[String]) -> Option<ScopeNotHeld> {
+    granted
+        .iter()
+        .enumerate()
+        .find(|(_, scope)| !already.contains(scope) && !actor.holds(scope))
+        .map(|(index, scope)| ScopeNotHeld {
+            scope: scope.clone(),
+            index,
+        })
 }
 
 /// Checks `names` against the scopes of `resource_server`, read and locked
@@ -204,22 +236,25 @@ impl<U: UnitOfWork> ClientGrantService<U> {
             &representation::client_grant(&grant),
         );
         let stored = grant.clone();
+        let granting = actor.clone();
         self.ports
             .store
             .transaction(move |tx| {
                 if tx.find_client(env, stored.client_id)?.is_none() {
                     return Err(CreateClientGrantError::UnknownClient);
                 }
-                if tx
+                let server = tx
                     .find_resource_server(env, stored.resource_server_id)?
-                    .is_none()
-                {
-                    return Err(CreateClientGrantError::UnknownResourceServer);
-                }
+                    .ok_or(CreateClientGrantError::UnknownResourceServer)?;
                 let violations =
                     check_scopes(tx, env, stored.resource_server_id, &stored.allowed_scopes)?;
                 if !violations.is_empty() {
                     return Err(CreateClientGrantError::Invalid(violations));
+                }
+                if server.system
+                    && let Some(unheld) = first_unheld(&granting, &stored.allowed_scopes, &[])
+                {
+                    return Err(unheld.into());
                 }
                 tx.insert_client_grant(&stored).map_err(|e| match e {
                     StoreError::Conflict(Unique::ClientGrant) => CreateClientGrantError::Duplicate,
@@ -316,6 +351,13 @@ impl<U: UnitOfWork> ClientGrantService<U> {
                 if grant.narrowed_by(&allowed) && is_own_management_grant(tx, &event_actor, &grant)?
                 {
                     return Err(UpdateClientGrantError::SelfLockout);
+                }
+                if let Some(unheld) = first_unheld(&event_actor, &allowed, &grant.allowed_scopes)
+                    && tx
+                        .find_resource_server(env, grant.resource_server_id)?
+                        .is_some_and(|server| server.system)
+                {
+                    return Err(unheld.into());
                 }
                 grant.allowed_scopes = allowed;
                 tx.update_client_grant_scopes(&grant).map_err(|e| match e {
@@ -680,6 +722,103 @@ mod tests {
         let err = service.update(&actor(), id, command).await.unwrap_err();
         assert!(matches!(err, UpdateClientGrantError::Invalid(_)), "{err:?}");
         assert_eq!(uow.log().rolled_back, 4);
+    }
+
+    /// A caller whose token carries only `held` (and `clients:write`).
+    fn limited(held: &[&str]) -> Actor {
+        let mut scopes: std::collections::HashSet<String> =
+            held.iter().map(|s| (*s).to_owned()).collect();
+        scopes.insert("clients:write".to_owned());
+        crate::principal::Principal::new(env(), "limited".into(), scopes)
+            .require("clients:write")
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn nobody_grants_a_management_api_scope_it_does_not_hold() {
+        let mut tx = MockTx::new();
+        both_ends_exist(&mut tx, true);
+        scopes_are_locked(&mut tx);
+        tx.expect_insert_client_grant().never();
+        tx.expect_append_event().never();
+        let (service, uow, memo) = service(tx);
+        let generation = memo.generation();
+
+        let err = service
+            .create(
+                &limited(&["orders:read"]),
+                create(Some(&["orders:read", "orders:write"])),
+            )
+            .await
+            .unwrap_err();
+
+        let CreateClientGrantError::NotHeld(unheld) = err else {
+            panic!("expected NotHeld, got {err:?}");
+        };
+        assert_eq!(
+            unheld,
+            ScopeNotHeld {
+                scope: "orders:write".into(),
+                index: 1
+            }
+        );
+        assert_eq!(uow.log().rolled_back, 1);
+        assert_eq!(memo.generation(), generation);
+    }
+
+    #[tokio::test]
+    async fn scopes_of_other_resource_servers_need_not_be_held() {
+        let mut tx = MockTx::new();
+        both_ends_exist(&mut tx, false);
+        scopes_are_locked(&mut tx);
+        tx.expect_insert_client_grant()
+            .times(1)
+            .returning(|_| Ok(()));
+        tx.expect_append_event().times(1).returning(|_| Ok(()));
+        let (service, _, _) = service(tx);
+
+        let grant = service
+            .create(&limited(&[]), create(Some(&["orders:write"])))
+            .await
+            .unwrap();
+        assert_eq!(grant.allowed_scopes, ["orders:write"]);
+    }
+
+    #[tokio::test]
+    async fn widening_a_management_api_grant_needs_every_added_scope() {
+        let mut tx = MockTx::new();
+        tx.expect_find_client_grant_by_id()
+            .returning(|_, _| Ok(Some(existing(&["orders:read"]))));
+        scopes_are_locked(&mut tx);
+        both_ends_exist(&mut tx, true);
+        tx.expect_update_client_grant_scopes()
+            .withf(|g| g.allowed_scopes == ["orders:read", "orders:write"])
+            .times(1)
+            .returning(|_| Ok(()));
+        tx.expect_append_event().times(1).returning(|_| Ok(()));
+        let (service, uow, _) = service(tx);
+        let id = existing(&[]).id;
+        let widen = UpdateClientGrant {
+            allowed_scopes: Some(names(&["orders:read", "orders:write"])),
+            ..UpdateClientGrant::default()
+        };
+
+        // Keeping a scope it does not hold is no widening; adding one is.
+        let err = service
+            .update(&limited(&[]), id, widen.clone())
+            .await
+            .unwrap_err();
+        let UpdateClientGrantError::NotHeld(unheld) = err else {
+            panic!("expected NotHeld, got {err:?}");
+        };
+        assert_eq!(unheld.scope, "orders:write");
+        assert_eq!(uow.log().rolled_back, 1);
+
+        service
+            .update(&limited(&["orders:write"]), id, widen)
+            .await
+            .unwrap();
+        assert_eq!(uow.log().committed, 1);
     }
 
     #[tokio::test]

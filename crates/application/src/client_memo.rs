@@ -82,15 +82,22 @@ impl ClientMemo {
     }
 
     /// Remembers a target loaded at `now`, unless the memo is disabled or an
-    /// invalidation happened since `generation` was read.
-    pub fn remember(&self, generation: u64, target: ClientTarget, now: Timestamp) {
+    /// invalidation happened since `generation` was read; hands it back
+    /// shared either way.
+    pub fn remember(
+        &self,
+        generation: u64,
+        target: ClientTarget,
+        now: Timestamp,
+    ) -> Arc<ClientTarget> {
+        let target = Arc::new(target);
         if self.ttl_seconds <= 0 {
-            return;
+            return target;
         }
         let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
         // Checked under the write lock, which `forget` also takes.
         if self.generation() != generation {
-            return;
+            return target;
         }
         if entries.len() >= CAPACITY {
             entries.clear();
@@ -103,10 +110,11 @@ impl ClientMemo {
         entries.insert(
             key,
             Entry {
-                target: Arc::new(target),
+                target: Arc::clone(&target),
                 loaded_at: now,
             },
         );
+        target
     }
 
     /// Forgets every entry of an environment.

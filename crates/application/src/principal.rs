@@ -47,6 +47,26 @@ impl Principal {
         &self.client_id
     }
 
+    /// The same caller limited to the scopes its grant still allows: a token
+    /// never reaches beyond the client's current grant.
+    #[must_use]
+    pub(crate) fn within(&self, allowed: &[String]) -> Self {
+        if self.scopes.iter().all(|scope| allowed.contains(scope)) {
+            return self.clone();
+        }
+        let scopes = self
+            .scopes
+            .iter()
+            .filter(|scope| allowed.contains(scope))
+            .cloned()
+            .collect();
+        Self {
+            environment_id: self.environment_id,
+            client_id: Arc::clone(&self.client_id),
+            scopes: Arc::new(scopes),
+        }
+    }
+
     /// Whether the token carries `scope`.
     #[must_use]
     pub fn has_scope(&self, scope: &str) -> bool {
@@ -63,6 +83,7 @@ impl Principal {
             Ok(Actor {
                 environment_id: self.environment_id,
                 name: self.client_id.to_string(),
+                holds: Holds::Scopes(Arc::clone(&self.scopes)),
             })
         } else {
             Err(MissingScope(scope.to_owned()))
@@ -76,6 +97,17 @@ impl Principal {
 pub struct Actor {
     environment_id: EnvironmentId,
     name: String,
+    holds: Holds,
+}
+
+/// The Management API scopes an actor holds: what it may hand on to a
+/// client (a caller never grants a scope it does not hold itself).
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Holds {
+    /// The server itself: every scope.
+    Everything,
+    /// A caller's token scopes.
+    Scopes(Arc<HashSet<String>>),
 }
 
 impl Actor {
@@ -85,6 +117,7 @@ impl Actor {
         Self {
             environment_id,
             name: SYSTEM_ACTOR.to_owned(),
+            holds: Holds::Everything,
         }
     }
 
@@ -95,6 +128,17 @@ impl Actor {
         Self {
             environment_id,
             name: client_id.to_owned(),
+            holds: Holds::Scopes(Arc::default()),
+        }
+    }
+
+    /// Whether the actor holds the Management API scope `scope` (the
+    /// server itself holds every scope).
+    #[must_use]
+    pub fn holds(&self, scope: &str) -> bool {
+        match &self.holds {
+            Holds::Everything => true,
+            Holds::Scopes(scopes) => scopes.contains(scope),
         }
     }
 
@@ -121,6 +165,9 @@ mod tests {
         let principal = Principal::new(env, "cli".into(), HashSet::from(["users:read".to_owned()]));
         let actor = principal.require("users:read").unwrap();
         assert_eq!(actor.name(), "cli");
+        assert!(actor.holds("users:read"));
+        assert!(!actor.holds("users:write"));
+        assert!(Actor::system(env).holds("users:write"));
         assert_eq!(
             principal.require("users:write"),
             Err(MissingScope("users:write".into()))

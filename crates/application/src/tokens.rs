@@ -207,49 +207,79 @@ impl<U: UnitOfWork> TokenService<U> {
         self.clients.forget(environment);
     }
 
-    async fn client_and_target(
+    /// The client with its current grant for `audience`, from the memo (the
+    /// store is read on a miss only); `None` when the client or the grant no
+    /// longer exists.
+    async fn live_target(
         &self,
         env_id: EnvironmentId,
         client_id: &str,
         audience: &str,
-    ) -> Result<(Option<Client>, Option<(ResourceServer, ClientGrant)>), StoreError> {
+    ) -> Result<Option<Arc<ClientTarget>>, StoreError> {
         let now = self.ports.clock.now();
         if let Some(hit) = self.clients.get(env_id, client_id, audience, now) {
-            return Ok((
-                Some(hit.client.clone()),
-                Some((hit.server.clone(), hit.grant.clone())),
-            ));
+            return Ok(Some(hit));
         }
         let generation = self.clients.generation();
         let (wanted_client, wanted_audience) = (client_id.to_owned(), audience.to_owned());
         let found = self
             .ports
             .store
-            .read(move |tx| {
-                // One query on the happy path; the client alone when it has no grant there.
-                if let Some(found) =
-                    tx.find_client_with_grant(env_id, &wanted_client, &wanted_audience)?
-                {
-                    return Ok::<_, StoreError>(Ok(found));
-                }
-                Ok(Err(tx.find_client_by_client_id(env_id, &wanted_client)?))
-            })
+            .read(move |tx| tx.find_client_with_grant(env_id, &wanted_client, &wanted_audience))
             .await?;
-        match found {
-            Ok((client, server, grant)) => {
-                self.clients.remember(
-                    generation,
-                    ClientTarget {
-                        client: client.clone(),
-                        server: server.clone(),
-                        grant: grant.clone(),
-                    },
-                    now,
-                );
-                Ok((Some(client), Some((server, grant))))
-            }
-            Err(client) => Ok((client, None)),
+        Ok(found.map(|(client, server, grant)| {
+            self.clients.remember(
+                generation,
+                ClientTarget {
+                    client,
+                    server,
+                    grant,
+                },
+                now,
+            )
+        }))
+    }
+
+    async fn client_and_target(
+        &self,
+        env_id: EnvironmentId,
+        client_id: &str,
+        audience: &str,
+    ) -> Result<(Option<Client>, Option<(ResourceServer, ClientGrant)>), StoreError> {
+        // One query on the happy path; the client alone when it has no grant there.
+        if let Some(target) = self.live_target(env_id, client_id, audience).await? {
+            return Ok((
+                Some(target.client.clone()),
+                Some((target.server.clone(), target.grant.clone())),
+            ));
         }
+        let wanted_client = client_id.to_owned();
+        let client = self
+            .ports
+            .store
+            .read(move |tx| tx.find_client_by_client_id(env_id, &wanted_client))
+            .await?;
+        Ok((client, None))
+    }
+
+    /// `principal` limited to what its client's Management API grant allows
+    /// now: refused when the client or the grant is gone, narrowed when the
+    /// grant was. The memo (forgotten on every change, on every node) keeps
+    /// this off the store.
+    async fn within_grant(
+        &self,
+        environment: &ResolvedEnvironment,
+        principal: Principal,
+    ) -> Result<Principal, AuthenticateError> {
+        let target = self
+            .live_target(
+                environment.environment.id,
+                principal.client_id(),
+                &environment.management_audience,
+            )
+            .await?
+            .ok_or(TokenRejection::Withdrawn)?;
+        Ok(principal.within(&target.grant.allowed_scopes))
     }
 
     /// Issues a client-credentials access token.
@@ -337,20 +367,20 @@ impl<U: UnitOfWork> TokenService<U> {
         let now = self.ports.clock.now().unix_seconds();
         let current = self.keys.keys(env_id).await?;
         let memo_key = (env_id, Box::<str>::from(token));
-        if let Some(hit) = self
+        let remembered = self
             .verified
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(&memo_key)
-        {
             // Same token, same key set: the signature and the claims other
             // than time were already checked.
-            if Arc::ptr_eq(&hit.keys, &current) {
-                if now > hit.expires_at + self.leeway_seconds {
-                    return Err(TokenRejection::Claim("exp").into());
-                }
-                return Ok(hit.principal.clone());
+            .filter(|hit| Arc::ptr_eq(&hit.keys, &current))
+            .map(|hit| (hit.principal.clone(), hit.expires_at));
+        if let Some((principal, expires_at)) = remembered {
+            if now > expires_at + self.leeway_seconds {
+                return Err(TokenRejection::Claim("exp").into());
             }
+            return self.within_grant(environment, principal).await;
         }
 
         let kid = self.ports.jwt.token_kid(token)?;
@@ -383,22 +413,24 @@ impl<U: UnitOfWork> TokenService<U> {
             .unwrap_or_default();
         let principal = Principal::new(env_id, client_id.to_owned(), scopes);
         let expires_at = claims.get("exp").and_then(Value::as_i64).unwrap_or(now);
-        let mut memo = self
-            .verified
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if memo.len() >= VERIFIED_CAPACITY {
-            memo.clear();
+        {
+            let mut memo = self
+                .verified
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if memo.len() >= VERIFIED_CAPACITY {
+                memo.clear();
+            }
+            memo.insert(
+                memo_key,
+                Verified {
+                    principal: principal.clone(),
+                    expires_at,
+                    keys,
+                },
+            );
         }
-        memo.insert(
-            memo_key,
-            Verified {
-                principal: principal.clone(),
-                expires_at,
-                keys,
-            },
-        );
-        Ok(principal)
+        self.within_grant(environment, principal).await
     }
 
     fn check_claims(
@@ -695,8 +727,10 @@ mod tests {
         map
     }
 
+    /// The token says `users:read roles:read`; the client's grant now allows
+    /// `users:read users:write`: the principal holds only what both allow.
     #[tokio::test]
-    async fn a_valid_token_yields_a_principal_with_its_scopes() {
+    async fn a_valid_token_yields_a_principal_with_its_scopes_within_its_grant() {
         let e = env();
         let service = service(
             store(ClientType::Confidential),
@@ -707,7 +741,26 @@ mod tests {
         );
         let principal = service.authenticate(&e, "known.token").await.unwrap();
         assert_eq!(principal.client_id(), "machine");
-        assert!(principal.has_scope("roles:read") && !principal.has_scope("users:write"));
+        assert!(principal.has_scope("users:read"));
+        assert!(!principal.has_scope("roles:read"), "no longer granted");
+        assert!(!principal.has_scope("users:write"), "not in the token");
+
+        let mut gone = MockTx::new();
+        gone.expect_list_active_signing_keys()
+            .returning(|_| Ok(vec![primary_key()]));
+        gone.expect_find_client_with_grant()
+            .returning(|_, _, _| Ok(None));
+        let withdrawn = self::service(
+            gone,
+            jwt(
+                Arc::default(),
+                claims(&e.issuer, json!(e.management_audience), NOW + 60),
+            ),
+        );
+        assert!(matches!(
+            withdrawn.authenticate(&e, "known.token").await,
+            Err(AuthenticateError::Rejected(TokenRejection::Withdrawn))
+        ));
     }
 
     #[tokio::test]

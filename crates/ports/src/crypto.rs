@@ -108,6 +108,10 @@ pub enum TokenRejection {
     /// An opaque token that is unknown, expired or revoked.
     #[error("unknown, expired or revoked opaque token")]
     Inactive,
+    /// The token's client, or its grant for the token's audience, no longer
+    /// exists.
+    #[error("the token's client or its grant no longer exists")]
+    Withdrawn,
 }
 
 /// Signs JWTs with one private key.

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::on_both_stores;
 use crate::resource_servers::create_server;
-use crate::support::{CLIENT_ID, Store, TestApp, expect_error, jsonapi, spawn_app};
+use crate::support::{CLIENT_ID, CLIENT_SECRET, Store, TestApp, expect_error, jsonapi, spawn_app};
 
 const ORDERS: &str = "https://orders.example.com/api";
 const GHOST: &str = "01ARZ3NDEKTSV4RRFFQ69G5FAV";
@@ -74,11 +74,22 @@ async fn orders(app: &TestApp, token: &str) -> String {
 /// A new confidential machine client made through the API: (record id,
 /// `client_id`, secret).
 async fn machine(app: &TestApp, token: &str, name: &str) -> (String, String, String) {
+    machine_issuing(app, token, name, "jwt").await
+}
+
+/// [`machine`] with the given `token_format`.
+async fn machine_issuing(
+    app: &TestApp,
+    token: &str,
+    name: &str,
+    token_format: &str,
+) -> (String, String, String) {
     let response = app
         .post(
             "/api/clients",
             token,
-            &json!({"data": {"type": "client", "attributes": {"name": name, "client_type": "confidential"}}}),
+            &json!({"data": {"type": "client", "attributes": {
+                "name": name, "client_type": "confidential", "token_format": token_format}}}),
         )
         .await;
     assert_eq!(response.status(), 201, "create client");
@@ -768,6 +779,174 @@ async fn management_api_grants_give_access_but_not_a_self_lockout(store: Store) 
     );
 }
 
+/// The review's escalation: a client holding only `clients:read
+/// clients:write` could widen its own Management API grant, or hand any
+/// Management API scope to a client it created.
+async fn nobody_grants_a_management_api_scope_it_does_not_hold(store: Store) {
+    let app = spawn_app(store).await;
+    let admin = app.token(None).await;
+    let api = management_api(&app, &admin).await;
+    let rs = orders(&app, &admin).await;
+    let ops = machine(&app, &admin, "Ops").await;
+    let own = id(&create_grant(
+        &app,
+        &admin,
+        &ops.0,
+        &api,
+        json!(["clients:read", "clients:write"]),
+    )
+    .await);
+    let (_, issued) = token_for(&app, &ops, &[]).await;
+    let ops_token = issued["access_token"].as_str().unwrap().to_owned();
+    let before = app.db.event_types("client_grant").len();
+
+    // Widening its own grant: refused at the first scope it lacks.
+    let error = expect_error(
+        app.patch(
+            &format!("/api/client-grants/{own}"),
+            &ops_token,
+            &patch_document(
+                &own,
+                json!({"allowed_scopes": ["clients:read", "clients:write", "users:delete", "signing_keys:delete"]}),
+            ),
+        )
+        .await,
+        403,
+        "scope_not_held",
+    )
+    .await;
+    assert_eq!(
+        error["source"]["pointer"],
+        "/data/attributes/allowed_scopes/2"
+    );
+    assert!(
+        error["detail"].as_str().unwrap().contains("`users:delete`"),
+        "{error}"
+    );
+    let (status, issued) = token_for(&app, &ops, &[]).await;
+    assert_eq!(
+        (status, issued["scope"].as_str()),
+        (200, Some("clients:read clients:write")),
+        "the next token carries nothing new"
+    );
+
+    // Giving a new client what it lacks itself: refused; what it holds: fine.
+    let sub = machine(&app, &ops_token, "Sub").await;
+    let error = expect_error(
+        app.post(
+            "/api/client-grants",
+            &ops_token,
+            &grant_document(&sub.0, &api, Some(json!(["clients:read", "users:delete"]))),
+        )
+        .await,
+        403,
+        "scope_not_held",
+    )
+    .await;
+    assert_eq!(
+        error["source"]["pointer"],
+        "/data/attributes/allowed_scopes/1"
+    );
+    let (status, _) = token_for(&app, &sub, &[]).await;
+    assert_eq!(status, 400, "no grant was created");
+    assert_eq!(app.db.event_types("client_grant").len(), before);
+    create_grant(&app, &ops_token, &sub.0, &api, json!(["clients:read"])).await;
+    // Scopes of other resource servers are not the caller's powers.
+    create_grant(&app, &ops_token, &sub.0, &rs, json!(["orders:delete"])).await;
+}
+
+/// RFC 7662 introspection of `token` by the bootstrap client.
+async fn introspect(app: &TestApp, token: &str) -> Value {
+    let response = app
+        .client
+        .post(format!("{}/oauth/introspect", app.base))
+        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+/// A live token, JWT or opaque, reaches no further than its client's
+/// current grant: narrowing the grant removes scopes from it at once (403,
+/// and introspection says so), deleting the grant or the client ends it
+/// (401, inactive).
+async fn live_tokens_follow_their_client_and_grant(store: Store) {
+    let app = spawn_app(store).await;
+    let admin = app.token(None).await;
+    let api = management_api(&app, &admin).await;
+    for format in ["jwt", "opaque"] {
+        let ops = machine_issuing(&app, &admin, &format!("Ops {format}"), format).await;
+        let gid = id(&create_grant(
+            &app,
+            &admin,
+            &ops.0,
+            &api,
+            json!(["users:read", "clients:read"]),
+        )
+        .await);
+        let (_, issued) = token_for(&app, &ops, &[]).await;
+        let live = issued["access_token"].as_str().unwrap().to_owned();
+        assert_eq!(app.get("/api/users", &live).await.status(), 200, "{format}");
+        assert_eq!(
+            introspect(&app, &live).await["scope"],
+            "users:read clients:read"
+        );
+
+        let narrowed = app
+            .patch(
+                &format!("/api/client-grants/{gid}"),
+                &admin,
+                &patch_document(&gid, json!({"allowed_scopes": ["clients:read"]})),
+            )
+            .await;
+        assert_eq!(narrowed.status(), 200);
+        expect_error(
+            app.get("/api/users", &live).await,
+            403,
+            "insufficient_scope",
+        )
+        .await;
+        assert_eq!(
+            app.get("/api/clients", &live).await.status(),
+            200,
+            "{format}"
+        );
+        let seen = introspect(&app, &live).await;
+        assert_eq!(
+            (seen["active"].clone(), seen["scope"].clone()),
+            (json!(true), json!("clients:read"))
+        );
+
+        let deleted = app
+            .delete(&format!("/api/client-grants/{gid}"), &admin)
+            .await;
+        assert_eq!(deleted.status(), 204);
+        expect_error(app.get("/api/clients", &live).await, 401, "invalid_token").await;
+        assert_eq!(
+            introspect(&app, &live).await,
+            json!({"active": false}),
+            "{format}"
+        );
+
+        // A token of a deleted client dies with it.
+        create_grant(&app, &admin, &ops.0, &api, json!(["clients:read"])).await;
+        let (_, issued) = token_for(&app, &ops, &[]).await;
+        let again = issued["access_token"].as_str().unwrap().to_owned();
+        assert_eq!(app.get("/api/clients", &again).await.status(), 200);
+        let gone = app.delete(&format!("/api/clients/{}", ops.0), &admin).await;
+        assert_eq!(gone.status(), 204);
+        expect_error(app.get("/api/clients", &again).await, 401, "invalid_token").await;
+        assert_eq!(
+            introspect(&app, &again).await,
+            json!({"active": false}),
+            "{format}"
+        );
+    }
+}
+
 async fn client_scopes_gate_each_method(store: Store) {
     let app = spawn_app(store).await;
     let admin = app.token(None).await;
@@ -866,5 +1045,7 @@ on_both_stores!(
     bad_grants_are_refused_precisely_and_change_nothing,
     listings_filter_by_client_and_resource_server_in_pages,
     management_api_grants_give_access_but_not_a_self_lockout,
+    nobody_grants_a_management_api_scope_it_does_not_hold,
+    live_tokens_follow_their_client_and_grant,
     client_scopes_gate_each_method,
 );

@@ -55,6 +55,37 @@ async fn routing_media_type_body_and_size_errors_are_jsonapi(store: Store) {
         .unwrap();
     assert_eq!(plain_json.status(), 201, "application/json is accepted too");
 
+    // As docs/api-conventions.md and docs/decisions.md say: JSON:API's media
+    // type takes only `ext` and `profile` (JSON:API 1.1 requires the 415);
+    // plain JSON takes any parameter.
+    let with_charset = |media_type: &'static str, email: &str| {
+        app.client
+            .post(format!("{}/api/users", app.base))
+            .bearer_auth(&token)
+            .header("content-type", media_type)
+            .body(json!({"data": {"type": "user", "attributes": {"email": email}}}).to_string())
+            .send()
+    };
+    let refused = with_charset(
+        "application/vnd.api+json; charset=utf-8",
+        "charset@example.com",
+    )
+    .await
+    .unwrap();
+    let error = expect_error(refused, 415, "unsupported_media_type").await;
+    assert_eq!(error["source"]["header"], "Content-Type");
+    let profiled = with_charset(
+        "application/vnd.api+json; profile=\"https://example.com/p\"",
+        "profile@example.com",
+    )
+    .await
+    .unwrap();
+    assert_eq!(profiled.status(), 201, "`profile` is allowed");
+    let json_charset = with_charset("application/json; charset=utf-8", "charset@example.com")
+        .await
+        .unwrap();
+    assert_eq!(json_charset.status(), 201, "plain JSON with a charset");
+
     let malformed = app
         .client
         .post(format!("{}/api/users", app.base))

@@ -151,6 +151,65 @@ async fn a_client_deleted_through_one_node_gets_no_token_from_the_other() {
 }
 
 #[actix_web::test]
+async fn a_grant_narrowed_or_deleted_through_one_node_limits_live_tokens_on_the_other() {
+    let db = TestDatabase::postgres();
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two_nodes(dir.path(), &db).await;
+    let admin = a.token().await;
+    let (record, id, secret) = a
+        .management_client(
+            &admin,
+            json!({"name": "Ops"}),
+            &["users:read", "clients:read"],
+        )
+        .await;
+    let issued: Value = b.token_response(&id, &secret).await.json().await.unwrap();
+    let live = issued["access_token"].as_str().unwrap().to_owned();
+    // B has verified the token and remembers the client's grant.
+    assert_eq!(status(&b, &live, "/api/users").await, 200);
+    let grants = a
+        .get_ok(
+            &admin,
+            &format!("/api/client-grants?filter[client]={record}"),
+        )
+        .await;
+    let grant = grants["data"][0]["id"].as_str().unwrap().to_owned();
+
+    let narrowed = a
+        .send(
+            Method::PATCH,
+            &format!("/api/client-grants/{grant}"),
+            &admin,
+            Some(&json!({"data": {"type": "client_grant", "id": grant,
+                "attributes": {"allowed_scopes": ["clients:read"]}}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(narrowed.status(), 200);
+    let lost = within_bound("B drops the removed scope from the live token", || async {
+        status(&b, &live, "/api/users").await == 403
+    })
+    .await;
+    assert_eq!(status(&b, &live, "/api/clients").await, 200);
+
+    let deleted = a
+        .send(
+            Method::DELETE,
+            &format!("/api/client-grants/{grant}"),
+            &admin,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    let refused = within_bound("B refuses the token of the deleted grant", || async {
+        status(&b, &live, "/api/clients").await == 401
+    })
+    .await;
+    eprintln!("honoured by the other node after: narrowing {lost:?}, deletion {refused:?}");
+}
+
+#[actix_web::test]
 async fn an_action_created_through_one_node_runs_on_the_other() {
     let db = TestDatabase::postgres();
     let dir = tempfile::tempdir().unwrap();

@@ -177,7 +177,11 @@ impl<U: UnitOfWork> TokenService<U> {
             return Err(TokenRejection::Claim("aud").into());
         }
         let scopes: HashSet<String> = record.scopes.into_iter().collect();
-        Ok(Principal::new(env_id, record.client_id, scopes))
+        self.within_grant(
+            environment,
+            Principal::new(env_id, record.client_id, scopes),
+        )
+        .await
     }
 
     /// A confidential client of the environment whose secret matches; an
@@ -249,16 +253,43 @@ impl<U: UnitOfWork> TokenService<U> {
             let Some(mut claims) = self.active_jwt_claims(environment, token).await? else {
                 return Ok(None);
             };
+            let (Some(client_id), Some(audience)) = (
+                claims.get("client_id").and_then(Value::as_str),
+                claims.get("aud").and_then(Value::as_str),
+            ) else {
+                return Ok(None);
+            };
+            // A token outlives neither its client nor its grant, and reaches
+            // no scope the grant lost.
+            let Some(target) = self.live_target(env_id, client_id, audience).await? else {
+                return Ok(None);
+            };
+            if let Some(Value::String(scope)) = claims.get_mut("scope") {
+                *scope = scope
+                    .split(' ')
+                    .filter(|name| target.grant.allowed_scopes.iter().any(|a| a == name))
+                    .collect::<Vec<_>>()
+                    .join(" ");
+            }
             claims.insert("active".into(), json!(true));
             claims.insert("token_type".into(), json!("Bearer"));
             return Ok(Some(claims));
         }
-        let Some(record) = self.find_opaque(env_id, token).await? else {
+        let Some(mut record) = self.find_opaque(env_id, token).await? else {
             return Ok(None);
         };
         if !record.is_active(self.ports.clock.now(), self.leeway_seconds) {
             return Ok(None);
         }
+        let Some(target) = self
+            .live_target(env_id, &record.client_id, &record.audience)
+            .await?
+        else {
+            return Ok(None);
+        };
+        record
+            .scopes
+            .retain(|name| target.grant.allowed_scopes.contains(name));
         let mut claims = record_claims(&record, &environment.issuer);
         claims.insert("active".into(), json!(true));
         claims.insert("token_type".into(), json!("Bearer"));
@@ -396,9 +427,46 @@ mod tests {
         }
     }
 
-    /// A store holding the clients `owner` and `other` and `token`.
+    /// A store holding the clients `owner` and `other` and `token`, `owner`
+    /// with a Management API grant of `users:read`.
     fn store(token: OpaqueToken) -> MockTx {
+        store_granting(token, Some(&["users:read"]))
+    }
+
+    /// [`store`] with `owner`'s grant allowing `allowed`, or no grant.
+    fn store_granting(token: OpaqueToken, allowed: Option<&[&str]>) -> MockTx {
         let mut tx = MockTx::new();
+        let allowed: Option<Vec<String>> =
+            allowed.map(|list| list.iter().map(|s| (*s).to_owned()).collect());
+        tx.expect_find_client_with_grant()
+            .returning(move |env_id, client_id, audience| {
+                let Some(allowed) = allowed.clone() else {
+                    return Ok(None);
+                };
+                if client_id != "owner" || audience != env().management_audience {
+                    return Ok(None);
+                }
+                let owner = client(1, "owner");
+                let server = ResourceServer {
+                    id: ResourceServerId::from_ulid(ulid::Ulid::from_parts(4, 4)),
+                    environment_id: env_id,
+                    name: "API".into(),
+                    identifier: audience.to_owned(),
+                    token_lifetime: portcullis_domain::oauth::TokenLifetime::DEFAULT,
+                    system: true,
+                    created_at: now(),
+                    updated_at: now(),
+                };
+                let grant = portcullis_domain::oauth::ClientGrant {
+                    id: portcullis_domain::ClientGrantId::from_ulid(ulid::Ulid::from_parts(5, 5)),
+                    environment_id: env_id,
+                    client_id: owner.id,
+                    resource_server_id: server.id,
+                    allowed_scopes: allowed,
+                    created_at: now(),
+                };
+                Ok(Some((owner, server, grant)))
+            });
         tx.expect_find_client_by_client_id().returning(|_, id| {
             Ok(match id {
                 "owner" => Some(client(1, "owner")),
@@ -488,6 +556,32 @@ mod tests {
             service.authenticate(&env(), "another-token").await,
             Err(AuthenticateError::Rejected(TokenRejection::Inactive))
         ));
+    }
+
+    #[tokio::test]
+    async fn a_token_reaches_no_further_than_its_clients_current_grant() {
+        let mut token = record(60, false);
+        token.scopes = vec!["users:read".into(), "users:write".into()];
+        let (narrowed, _) = token_service(store_granting(token.clone(), Some(&["users:write"])));
+        let principal = narrowed.authenticate(&env(), "opaque-token").await.unwrap();
+        assert!(principal.has_scope("users:write") && !principal.has_scope("users:read"));
+        let claims = narrowed
+            .introspect(&env(), &caller("other", "other-secret"), "opaque-token")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(claims["scope"], "users:write");
+
+        let (withdrawn, _) = token_service(store_granting(token, None));
+        assert!(matches!(
+            withdrawn.authenticate(&env(), "opaque-token").await,
+            Err(AuthenticateError::Rejected(TokenRejection::Withdrawn))
+        ));
+        let claims = withdrawn
+            .introspect(&env(), &caller("other", "other-secret"), "opaque-token")
+            .await
+            .unwrap();
+        assert_eq!(claims, None);
     }
 
     #[tokio::test]
