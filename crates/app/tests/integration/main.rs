@@ -26,6 +26,7 @@ mod outage;
 mod permissions;
 mod pg_cluster;
 mod processes;
+mod readme;
 mod receiver;
 mod resource_servers;
 mod retention;
