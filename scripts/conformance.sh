@@ -19,4 +19,5 @@ if [[ ! -f "$schema" ]]; then
   echo "conformance: $schema is missing (scripts/test.sh installs jsonapi-validator first)" >&2
   exit 1
 fi
-CONFORMANCE_JSONAPI_SCHEMA="$schema" "$venv/bin/python" scripts/conformance.py "$binary" sqlite postgres
+CONFORMANCE_JSONAPI_SCHEMA="$schema" CONFORMANCE_LOG_DIR="$PWD/target/conformance" \
+  "$venv/bin/python" scripts/conformance.py "$binary" sqlite postgres

@@ -16,6 +16,7 @@ mod events;
 
 mod integration_flow;
 mod invitations;
+mod logs;
 mod memberships;
 mod multi_node;
 mod opaque_tokens;
