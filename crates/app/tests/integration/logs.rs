@@ -18,7 +18,9 @@ async fn a_log_file_is_plain_text_and_a_malformed_request_is_no_server_error() {
     // the connection ("invalid Header provided").
     let address = node.base.trim_start_matches("http://localhost:");
     let mut stream = std::net::TcpStream::connect(format!("127.0.0.1:{address}")).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
     stream
         .write_all(b"GET /health/live HTTP/1.1\r\nHost: localhost\r\nX-Bad: a\x01b\r\n\r\n")
         .unwrap();
@@ -34,7 +36,10 @@ async fn a_log_file_is_plain_text_and_a_malformed_request_is_no_server_error() {
     }
     node.ready().await;
     let log = std::fs::read_to_string(&node.log).unwrap();
-    assert!(!log.contains('\u{1b}'), "no ANSI colour codes in a file:\n{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "no ANSI colour codes in a file:\n{log}"
+    );
     assert!(
         !log.contains("ERROR"),
         "a client's malformed request is not a server error:\n{log}"

@@ -41,9 +41,16 @@ struct Step {
 
 /// The walk-through's steps, in order.
 fn steps(readme: &str) -> Vec<Step> {
-    let start = readme.find(START).expect("README.md has a walkthrough:start marker");
-    let end = readme.find(END).expect("README.md has a walkthrough:end marker");
-    assert!(start < end, "walkthrough:start comes before walkthrough:end");
+    let start = readme
+        .find(START)
+        .expect("README.md has a walkthrough:start marker");
+    let end = readme
+        .find(END)
+        .expect("README.md has a walkthrough:end marker");
+    assert!(
+        start < end,
+        "walkthrough:start comes before walkthrough:end"
+    );
     let first_line = readme[..start].lines().count();
     let lines: Vec<&str> = readme[start..end].lines().collect();
     // Fenced blocks: (language, body, first line, line after the closing fence).
@@ -68,9 +75,12 @@ fn steps(readme: &str) -> Vec<Step> {
         if language != "sh" {
             continue;
         }
-        let expected = blocks.get(index + 1).and_then(|(next, text, next_open, _)| {
-            (*next_open == *after && matches!(next.as_str(), "json" | "text")).then(|| text.clone())
-        });
+        let expected = blocks
+            .get(index + 1)
+            .and_then(|(next, text, next_open, _)| {
+                (*next_open == *after && matches!(next.as_str(), "json" | "text"))
+                    .then(|| text.clone())
+            });
         steps.push(Step {
             line: first_line + open + 1,
             commands: body.clone(),
@@ -188,7 +198,11 @@ fn the_readme_walk_through_runs_as_written() {
         .env_clear()
         .env(
             "PATH",
-            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default()),
+            format!(
+                "{}:{}",
+                bin.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
         )
         .env("HOME", dir.path())
         .env("PORT", port.to_string())
@@ -215,7 +229,8 @@ fn the_readme_walk_through_runs_as_written() {
         .unwrap()
         .read_to_string(&mut printed)
         .unwrap();
-    let server_log = std::fs::read_to_string(dir.path().join("walkthrough.log")).unwrap_or_default();
+    let server_log =
+        std::fs::read_to_string(dir.path().join("walkthrough.log")).unwrap_or_default();
     let outputs: Vec<&str> = printed.split(MARKER).skip(1).collect();
     let failed_at = steps
         .get(outputs.len().saturating_sub(1))
