@@ -8,7 +8,7 @@
 //! a command block is not found in what that block printed.
 //!
 //! Matching an output block: whitespace is ignored (the README wraps long
-//! JSON), `localhost:8080` stands for the port of the run, `…` (with the
+//! JSON), `:8080` stands for the port of the run, `…` (with the
 //! start of a value cut short before it) matches anything, and the values
 //! that differ on every run match their shape: ULIDs, RFC 3339 timestamps,
 //! 32-hex client ids, 43-character base64url secrets and key ids, numbers of
@@ -102,7 +102,7 @@ fn pattern(expected: &str, port: u16) -> Regex {
         })
         .collect::<Vec<_>>()
         .join("\n")
-        .replace("localhost:8080", &format!("localhost:{port}"));
+        .replace(":8080", &format!(":{port}"));
     // Whitespace is dropped from the literal text between tokens, after
     // tokenizing: dropped first, it would glue neighbouring values together.
     let literal = |text: &str| regex::escape(&text.split_whitespace().collect::<String>());
@@ -260,6 +260,53 @@ fn the_readme_walk_through_runs_as_written() {
             step.line
         );
     }
+}
+
+#[test]
+fn the_start_up_sample_of_run_it_is_what_a_first_start_prints() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let marker = readme
+        .find("<!-- startup-sample")
+        .expect("README.md marks its start-up sample");
+    let block = &readme[marker..];
+    let open = block.find("```text\n").unwrap() + "```text\n".len();
+    let sample = &block[open..open + block[open..].find("```").unwrap()];
+
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let log = dir.path().join("out.log");
+    let out = std::fs::File::create(&log).unwrap();
+    let mut child = Command::new(BIN)
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PORTCULLIS_SERVER__BIND", format!("127.0.0.1:{port}"))
+        .env("PORTCULLIS_SERVER__WORKERS", "2")
+        .env("PORTCULLIS_SECURITY__BCRYPT_COST", "4")
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .unwrap();
+    // The sample ends with the delivery worker's line; no request is made,
+    // so no request line can come between.
+    let last = "webhook delivery worker started";
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let printed = loop {
+        let printed = std::fs::read_to_string(&log).unwrap_or_default();
+        if printed.contains(last) || Instant::now() > deadline {
+            break printed;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(sample.contains(last), "the sample ends with: {last}");
+    let actual: String = printed.chars().filter(|c| !c.is_whitespace()).collect();
+    assert!(
+        pattern(sample, port).is_match(&actual),
+        "README's start-up sample is not what a first start prints.\nREADME:\n{sample}\nprinted:\n{printed}"
+    );
 }
 
 #[test]
