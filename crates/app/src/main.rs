@@ -19,7 +19,7 @@ fn init_logging(settings: &Settings, serving: bool) {
         .filter(|value| EnvFilter::try_new(value).is_ok())
         .unwrap_or_else(|| settings.log.level.clone());
     let filter = EnvFilter::try_new(with_quiet_dispatcher(&directives))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+        .unwrap_or_else(|_| EnvFilter::new(with_quiet_dispatcher("info")));
     let (writer, terminal) = if serving {
         (
             BoxMakeWriter::new(std::io::stdout),
