@@ -16,7 +16,9 @@ and:
 Usage: conformance.py BINARY [sqlite] [postgres]
 Environment: DATABASE_URL (PostgreSQL server; a database is created and
 dropped), CONFORMANCE_MAX_EXAMPLES (default 25), CONFORMANCE_SEED,
-CONFORMANCE_JSONAPI_SCHEMA (the JSON:API schema for jsonapi_document).
+CONFORMANCE_JSONAPI_SCHEMA (the JSON:API schema for jsonapi_document),
+CONFORMANCE_LOG_DIR (where schemathesis' whole output is kept; a passing run
+prints only its summary).
 """
 
 import base64
@@ -212,8 +214,20 @@ def run_store(binary, store, workdir):
         if os.environ.get("CONFORMANCE_SEED"):
             command += ["--seed", os.environ["CONFORMANCE_SEED"]]
         started = time.monotonic()
-        result = subprocess.run(command, env=st_env, cwd=workdir)
+        log(f"[{store}] schemathesis: every operation, {os.environ.get('CONFORMANCE_MAX_EXAMPLES', '25')} examples each (a few minutes)")
+        result = subprocess.run(
+            command, env=st_env, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        saved = save_output(store, result.stdout)
         log(f"[{store}] schemathesis finished in {time.monotonic() - started:.0f} s with exit code {result.returncode}")
+        # A green run shows schemathesis' summary only (its per-operation
+        # hints about links and test data are advice on writing schemas, not
+        # findings); a red one shows everything.
+        shown = result.stdout if result.returncode != 0 else summary(result.stdout)
+        for line in shown.splitlines():
+            print(f"    {line}" if line else "", file=sys.stderr)
+        if saved:
+            log(f"[{store}] schemathesis' whole output: {saved}")
         if server.poll() is not None:
             raise RuntimeError(f"the server exited with {server.returncode} during the run")
         return result.returncode == 0
@@ -235,6 +249,37 @@ def run_store(binary, store, workdir):
             log(f"[{store}] server: {line}")
         if dropped:
             psql(dropped[0], f"DROP DATABASE IF EXISTS {dropped[1]} WITH (FORCE)")
+
+
+def summary(output):
+    """The SUMMARY section of schemathesis' output, without the report path
+    (a temporary directory, gone when the run ends)."""
+    lines = output.splitlines()
+    start = next((i for i, line in enumerate(lines) if " SUMMARY " in line and line.startswith("=")), None)
+    if start is None:
+        return output
+    kept, skipping = [], False
+    for line in lines[start + 1 :]:
+        if line.startswith("Reports:"):
+            skipping = True
+            continue
+        if skipping and (not line.strip() or line.startswith("  ")):
+            continue
+        skipping = False
+        kept.append(line)
+    return "\n".join(kept).strip("\n")
+
+
+def save_output(store, output):
+    """Keeps schemathesis' whole output under CONFORMANCE_LOG_DIR, if set."""
+    directory = os.environ.get("CONFORMANCE_LOG_DIR")
+    if not directory:
+        return None
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, f"schemathesis-{store}.txt")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(output)
+    return path
 
 
 def main():

@@ -27,19 +27,16 @@ if ! cargo nextest --version >/dev/null 2>&1; then
 fi
 cargo test --workspace --all-features --doc --quiet
 
-# The webhook tests also verify deliveries with the Standard Webhooks
-# reference library for Python, as a receiver would (skipped, with a
-# message, if it cannot be installed).
-if ! python3 -c 'import standardwebhooks' >/dev/null 2>&1; then
-  echo "test suite: installing standardwebhooks from PyPI" >&2
-  python3 -m pip install --quiet standardwebhooks >&2 \
-    || echo "test suite: standardwebhooks unavailable; that check will be skipped" >&2
-fi
+# The suite's pinned Python tools, in its own virtualenv (never the global
+# Python). Its bin/ comes first on PATH for the tests, so their `python3` has
+# the Standard Webhooks reference library, with which the webhook tests
+# verify deliveries as a receiver would.
+venv=$(scripts/python-venv.sh)
 
 # The end-to-end tests write every JSON:API document they receive here...
 capture="$PWD/target/jsonapi-documents"
 rm -rf "$capture"
-JSONAPI_CAPTURE_DIR="$capture" cargo nextest run --workspace --all-features --no-fail-fast
+PATH="$venv/bin:$PATH" JSONAPI_CAPTURE_DIR="$capture" cargo nextest run --workspace --all-features --no-fail-fast
 
 # ...and each must validate against the JSON:API JSON Schema, as shipped by
 # the npm package jsonapi-validator (an outside view of our documents).

@@ -250,7 +250,9 @@ impl DieselStore {
         let applied = migrate::run_pending(&mut pooled.conn);
         pooled.suspect = applied.is_err();
         let applied = applied.map_err(StoreError::Backend)?;
-        tracing::info!(backend = %self.backend, applied, "migrations applied");
+        // Logged under the store's name, not this crate's (which also
+        // serves SQLite): `portcullis::store: migrations applied store=sqlite`.
+        tracing::info!(target: "portcullis::store", store = %self.backend, applied, "migrations applied");
         Ok(applied)
     }
 

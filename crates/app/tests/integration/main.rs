@@ -16,6 +16,7 @@ mod events;
 
 mod integration_flow;
 mod invitations;
+mod logs;
 mod memberships;
 mod multi_node;
 mod opaque_tokens;
@@ -26,6 +27,7 @@ mod outage;
 mod permissions;
 mod pg_cluster;
 mod processes;
+mod readme;
 mod receiver;
 mod resource_servers;
 mod retention;

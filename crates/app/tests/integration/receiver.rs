@@ -158,7 +158,8 @@ pub async fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> boo
 }
 
 /// Verifies requests with the Standard Webhooks reference library for
-/// Python (`pip install standardwebhooks`), as a receiver would; `None` when
+/// Python (`standardwebhooks`; `scripts/test.sh` puts the suite's virtualenv,
+/// which has it, first on `PATH`), as a receiver would; `None` when
 /// the library is not installed.
 pub fn verify_with_standardwebhooks(secret: &str, requests: &[Received]) -> Option<bool> {
     let available = std::process::Command::new("python3")
