@@ -5,6 +5,7 @@ use actix_web::HttpResponse;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use portcullis_application::{Page, PageParams};
+use portcullis_domain::user::Email;
 use serde_json::Value;
 
 use crate::error::ApiError;
@@ -209,6 +210,24 @@ fn decode_cursor(cursor: &str, sort: &str, descending: bool) -> Option<String> {
     let (got_sort, direction, key) = (parts.next()?, parts.next()?, parts.next()?);
     let expected_direction = if descending { "d" } else { "a" };
     (got_sort == sort && direction == expected_direction && !key.is_empty()).then(|| key.to_owned())
+}
+
+/// `filter[email]`, parsed into its canonical form like any address the API
+/// takes; an address that is not one is `400 invalid_filter` on its
+/// parameter, naming the rule it breaks.
+pub(crate) fn email_filter(query: &ListQuery) -> Result<Option<Email>, ApiError> {
+    query
+        .filter("email")
+        .map(|raw| {
+            Email::parse(raw).map_err(|e| {
+                ApiError::bad_request(
+                    "invalid_filter",
+                    format!("filter[email] is not a valid address: {e}"),
+                )
+                .param("filter[email]")
+            })
+        })
+        .transpose()
 }
 
 /// A filter naming an id; a malformed id is `400` on its parameter.
