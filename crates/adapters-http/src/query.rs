@@ -320,9 +320,17 @@ mod tests {
 
     #[test]
     fn control_characters_are_refused_in_every_value_and_in_cursors() {
-        for raw in ["filter[search]=%00", "filter[search]=a%01b", "sort=%7F", "page[size]=1%0A"] {
+        for raw in [
+            "filter[search]=%00",
+            "filter[search]=a%01b",
+            "sort=%7F",
+            "page[size]=1%0A",
+        ] {
             let error = ListQuery::parse(raw, &["search"]).unwrap_err().to_string();
-            assert!(error.starts_with("400 invalid_query_parameter: "), "{raw}: {error}");
+            assert!(
+                error.starts_with("400 invalid_query_parameter: "),
+                "{raw}: {error}"
+            );
             assert!(error.contains("control character U+00"), "{raw}: {error}");
         }
         let nul = encode_cursor("created_at", false, "01J\0");

@@ -529,9 +529,18 @@ mod tests {
             ("com.example.app:/cb", RedirectUriError::UnsupportedScheme),
             ("ftp://example.com/cb", RedirectUriError::UnsupportedScheme),
             ("javascript:alert(1)", RedirectUriError::UnsupportedScheme),
-            ("https://app.example.com/cb\0", RedirectUriError::ControlCharacter),
-            ("https://app.example.com/c\tb", RedirectUriError::ControlCharacter),
-            ("https://app.example.com/cb\n", RedirectUriError::ControlCharacter),
+            (
+                "https://app.example.com/cb\0",
+                RedirectUriError::ControlCharacter,
+            ),
+            (
+                "https://app.example.com/c\tb",
+                RedirectUriError::ControlCharacter,
+            ),
+            (
+                "https://app.example.com/cb\n",
+                RedirectUriError::ControlCharacter,
+            ),
         ];
         for (raw, expected) in cases {
             assert_eq!(RedirectUri::parse(raw), Err(expected), "{raw}");

@@ -592,9 +592,14 @@ mod tests {
     #[test]
     fn look_alike_addresses_fold_to_one_canonical_form() {
         // Fullwidth letters (compatibility characters) become plain ones.
-        assert_eq!(Email::parse("\u{ff24}UP@example.com").unwrap().as_str(), "dup@example.com");
         assert_eq!(
-            Email::parse("\u{ff24}\u{ff35}\u{ff30}\u{ff20}\u{ff45}xample.com").unwrap().as_str(),
+            Email::parse("\u{ff24}UP@example.com").unwrap().as_str(),
+            "dup@example.com"
+        );
+        assert_eq!(
+            Email::parse("\u{ff24}\u{ff35}\u{ff30}\u{ff20}\u{ff45}xample.com")
+                .unwrap()
+                .as_str(),
             "dup@example.com"
         );
         // A decomposed accent and the composed letter are one address.
@@ -603,13 +608,20 @@ mod tests {
         assert_eq!(Email::parse("JOSE\u{301}@example.com").unwrap(), composed);
         assert_eq!(composed.as_str(), "jos\u{e9}@example.com");
         // Ligatures, and a capital whose lower case is not normalized by itself.
-        assert_eq!(Email::parse("\u{fb01}n@example.com").unwrap().as_str(), "fin@example.com");
+        assert_eq!(
+            Email::parse("\u{fb01}n@example.com").unwrap().as_str(),
+            "fin@example.com"
+        );
         assert_eq!(
             Email::parse("\u{130}@example.com").unwrap().as_str(),
             "i\u{307}@example.com"
         );
         // The canonical form is a fixed point.
-        for raw in ["jos\u{e9}@example.com", "\u{fb01}N@Ex.com", "\u{130}@example.com"] {
+        for raw in [
+            "jos\u{e9}@example.com",
+            "\u{fb01}N@Ex.com",
+            "\u{130}@example.com",
+        ] {
             let once = Email::parse(raw).unwrap();
             assert_eq!(Email::parse(once.as_str()).unwrap(), once, "{raw}");
         }
@@ -629,13 +641,20 @@ mod tests {
             ("du\u{fe0f}p@example.com", '\u{fe0f}'),
             ("d\u{3164}up@example.com", '\u{3164}'),
         ] {
-            assert_eq!(Email::parse(raw), Err(EmailError::InvisibleCharacter(c)), "{raw:?}");
+            assert_eq!(
+                Email::parse(raw),
+                Err(EmailError::InvisibleCharacter(c)),
+                "{raw:?}"
+            );
         }
         assert_eq!(
             EmailError::InvisibleCharacter('\u{200b}').to_string(),
             "email contains the invisible or formatting character U+200B"
         );
-        assert_eq!(Email::parse("a\u{0}@example.com"), Err(EmailError::Malformed));
+        assert_eq!(
+            Email::parse("a\u{0}@example.com"),
+            Err(EmailError::Malformed)
+        );
     }
 
     #[test]

@@ -8,7 +8,11 @@ use portcullis_ports::store::{EventQuery, Keyset, UnitOfWork, UserQuery, UserSor
 use crate::support::{insert_environment, on_both_backends, user};
 
 fn keyset(after: Option<&str>) -> Keyset {
-    Keyset { limit: 10, descending: false, after: after.map(str::to_owned) }
+    Keyset {
+        limit: 10,
+        descending: false,
+        after: after.map(str::to_owned),
+    }
 }
 
 on_both_backends! {

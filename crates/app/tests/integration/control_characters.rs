@@ -99,7 +99,13 @@ fn cursor(sort: &str, key: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{sort}|a|{key}"))
 }
 
-async fn expect_refused_parameter(app: &TestApp, token: &str, url: &str, code: &str, parameter: &str) {
+async fn expect_refused_parameter(
+    app: &TestApp,
+    token: &str,
+    url: &str,
+    code: &str,
+    parameter: &str,
+) {
     let response = app.get(url, token).await;
     assert_eq!(response.status(), 400, "{url}");
     let error = expect_error(response, 400, code).await;
@@ -119,7 +125,11 @@ async fn control_characters_in_queries_and_cursors_are_refused_on_every_collecti
     assert!(collections.len() >= 20, "{} listings", collections.len());
     let mut filters_seen = Vec::new();
     for collection in &collections {
-        let Collection { path, sort, filters } = collection;
+        let Collection {
+            path,
+            sort,
+            filters,
+        } = collection;
         // A cursor of this very listing (right sort and direction) whose
         // key holds NUL, then another control character.
         for key in ["01KBJ\0", "\0", "a\u{1}b", "x\u{7f}"] {
@@ -138,8 +148,7 @@ async fn control_characters_in_queries_and_cursors_are_refused_on_every_collecti
         let url = format!("{path}?sort=created_at%00");
         expect_refused_parameter(&app, &token, &url, "invalid_query_parameter", "sort").await;
         let url = format!("{path}?page[size]=1%00");
-        expect_refused_parameter(&app, &token, &url, "invalid_query_parameter", "page[size]")
-            .await;
+        expect_refused_parameter(&app, &token, &url, "invalid_query_parameter", "page[size]").await;
     }
     // The cases of the review, among them.
     for filter in ["filter[search]", "filter[email]"] {
@@ -208,8 +217,7 @@ async fn control_characters_in_oauth_requests_are_refused_without_effect(store: 
         )
         .await;
         assert_eq!(
-            body["error_description"],
-            "parameter `client_id` holds the control character U+0000",
+            body["error_description"], "parameter `client_id` holds the control character U+0000",
             "{path}"
         );
         // Another control character, in the secret.
@@ -261,7 +269,10 @@ async fn control_characters_in_oauth_requests_are_refused_without_effect(store: 
                 &app,
                 "/oauth/token",
                 good,
-                &[("grant_type", "client_credentials"), (name, "https://api\0")],
+                &[
+                    ("grant_type", "client_credentials"),
+                    (name, "https://api\0"),
+                ],
             )
             .await,
             400,
@@ -348,7 +359,11 @@ async fn nul_in_a_json_body_is_refused_by_each_attribute_and_changes_nothing(sto
         let status = response.status().as_u16();
         let body: Value = response.json().await.unwrap();
         let error = &body["errors"][0];
-        answers.push((status, error["code"].clone(), error["source"]["pointer"].clone()));
+        answers.push((
+            status,
+            error["code"].clone(),
+            error["source"]["pointer"].clone(),
+        ));
     }
     let expected: Vec<_> = cases
         .iter()

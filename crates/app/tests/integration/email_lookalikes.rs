@@ -14,7 +14,10 @@ use crate::support::{Store, TestApp, expect_error, jsonapi, spawn_app};
 /// Fold to an existing address: the create is a conflict.
 const SAME: [(&str, &str); 4] = [
     ("\u{ff24}UP@example.com", "dup@example.com"),
-    ("\u{ff24}\u{ff35}\u{ff30}@\u{ff25}xample.com", "dup@example.com"),
+    (
+        "\u{ff24}\u{ff35}\u{ff30}@\u{ff25}xample.com",
+        "dup@example.com",
+    ),
     ("jose\u{301}@example.com", "jos\u{e9}@example.com"),
     ("JOSE\u{301}@EXAMPLE.COM", "jos\u{e9}@example.com"),
 ];
@@ -73,7 +76,10 @@ async fn look_alike_addresses_never_make_a_second_user(store: Store) {
             "email_taken",
         )
         .await;
-        assert_eq!(error["source"]["pointer"], "/data/attributes/email", "{look_alike:?}");
+        assert_eq!(
+            error["source"]["pointer"], "/data/attributes/email",
+            "{look_alike:?}"
+        );
         // The filter folds the same way and finds the one user.
         let found = jsonapi(app.get(&filtered("/api/users", look_alike), &token).await).await;
         let found = found["data"].as_array().unwrap();
@@ -140,7 +146,8 @@ async fn invitations_fold_and_refuse_addresses_like_users(store: Store) {
     };
     for (invisible, _) in INVISIBLE {
         let error = expect_error(
-            app.post("/api/invitations", &token, &invite(invisible)).await,
+            app.post("/api/invitations", &token, &invite(invisible))
+                .await,
             422,
             "email_invisible_character",
         )
@@ -148,19 +155,30 @@ async fn invitations_fold_and_refuse_addresses_like_users(store: Store) {
         assert_eq!(error["source"]["pointer"], "/data/attributes/email");
     }
     let created = app
-        .post("/api/invitations", &token, &invite("\u{ff24}UP@example.com"))
+        .post(
+            "/api/invitations",
+            &token,
+            &invite("\u{ff24}UP@example.com"),
+        )
         .await;
     assert_eq!(created.status(), 201);
     let created = jsonapi(created).await;
     assert_eq!(created["data"]["attributes"]["email"], "dup@example.com");
     let listed = jsonapi(
-        app.get(&filtered("/api/invitations", "D\u{ff35}P@example.com"), &token)
-            .await,
+        app.get(
+            &filtered("/api/invitations", "D\u{ff35}P@example.com"),
+            &token,
+        )
+        .await,
     )
     .await;
     assert_eq!(listed["data"].as_array().unwrap().len(), 1);
     let listed = jsonapi(app.get("/api/invitations", &token).await).await;
-    assert_eq!(listed["data"].as_array().unwrap().len(), 1, "nothing else was created");
+    assert_eq!(
+        listed["data"].as_array().unwrap().len(),
+        1,
+        "nothing else was created"
+    );
 }
 
 async fn addresses_stored_before_the_rule_are_still_read(store: Store) {
@@ -175,7 +193,10 @@ async fn addresses_stored_before_the_rule_are_still_read(store: Store) {
     );
     assert_eq!(stored, ["le\u{200b}gacy@example.com"]);
     let fetched = jsonapi(app.get(&format!("/api/users/{id}"), &token).await).await;
-    assert_eq!(fetched["data"]["attributes"]["email"], "le\u{200b}gacy@example.com");
+    assert_eq!(
+        fetched["data"]["attributes"]["email"],
+        "le\u{200b}gacy@example.com"
+    );
     assert_eq!(emails(&app, &token).await, ["le\u{200b}gacy@example.com"]);
     // It can still be changed, to a canonical address.
     let patched = app
