@@ -95,7 +95,8 @@ impl Email {
         if raw.is_empty() {
             return Err(EmailError::Empty);
         }
-        // Bounds the normalization work; NFKC never shrinks a text by 16 times.
+        // Bounds the normalization work: composing never shrinks a text to a
+        // sixteenth, so a text this long cannot end within 254 characters.
         if raw.len() > 16 * 254 {
             return Err(EmailError::TooLong);
         }
