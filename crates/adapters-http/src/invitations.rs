@@ -18,7 +18,6 @@ use std::sync::Arc;
 use portcullis_application::environments::ResolvedEnvironment;
 use portcullis_application::representation;
 use portcullis_domain::invitation::InvitationStatus;
-use portcullis_domain::user::Email;
 use portcullis_domain::{InvitationId, OrganizationId, RoleId};
 use portcullis_ports::store::UnitOfWork;
 use secrecy::{ExposeSecret, SecretString};
@@ -29,7 +28,7 @@ use crate::jsonapi::{
     Expect, JSONAPI, invalid_relationship, read_resource_with, require_json_media_type,
     required_relationship as required, resource_response, with_self_link,
 };
-use crate::query::{ListQuery, id_filter, page_response};
+use crate::query::{ListQuery, email_filter, id_filter, page_response};
 use crate::state::AppState;
 use crate::tenancy::{authenticate, environment};
 
@@ -243,15 +242,7 @@ pub async fn list<U: UnitOfWork>(
             })
         })
         .transpose()?;
-    let email = query
-        .filter("email")
-        .map(|raw| {
-            Email::parse(raw).map_err(|_| {
-                ApiError::bad_request("invalid_filter", "filter[email] is not a valid address")
-                    .param("filter[email]")
-            })
-        })
-        .transpose()?;
+    let email = email_filter(&query)?;
     let filter = InvitationFilter {
         organization: id_filter(&query, "organization", OrganizationId::parse)?,
         status,

@@ -123,10 +123,19 @@ fn basic_credentials(request: &HttpRequest) -> Result<Option<(String, String)>, 
         .map_err(|_| malformed())?;
     let decoded = String::from_utf8(decoded).map_err(|_| malformed())?;
     let (id, secret) = decoded.split_once(':').ok_or_else(malformed)?;
-    Ok(Some((
+    let (id, secret) = (
         form_decode(id).ok_or_else(malformed)?,
         form_decode(secret).ok_or_else(malformed)?,
-    )))
+    );
+    // As in the body (`form_pairs`): no client id or secret holds one, and
+    // PostgreSQL cannot compare text holding NUL.
+    if id.chars().chain(secret.chars()).any(char::is_control) {
+        return Err(OAuthError {
+            description: "the Basic credentials hold a control character".into(),
+            ..OAuthError::invalid_client()
+        });
+    }
+    Ok(Some((id, secret)))
 }
 
 /// `POST /oauth/token`.
@@ -200,10 +209,33 @@ fn form_params<'a>(
     Ok(params)
 }
 
-/// Decodes a form body.
+/// Decodes a form body, refusing a control character in any name or value
+/// (`invalid_request` naming the parameter): no OAuth parameter holds one
+/// (RFC 6749 Appendix A), and PostgreSQL cannot compare text holding NUL.
 fn form_pairs(body: &[u8]) -> Result<Vec<(String, String)>, OAuthError> {
-    serde_urlencoded::from_bytes(body)
-        .map_err(|_| OAuthError::new("invalid_request", "the body is not valid form data"))
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+        .map_err(|_| OAuthError::new("invalid_request", "the body is not valid form data"))?;
+    for (name, value) in &pairs {
+        if let Some(c) = name.chars().find(|c| c.is_control()) {
+            return Err(OAuthError::new(
+                "invalid_request",
+                format!(
+                    "a parameter name holds the control character {}",
+                    crate::query::code_point(c)
+                ),
+            ));
+        }
+        if let Some(c) = value.chars().find(|c| c.is_control()) {
+            return Err(OAuthError::new(
+                "invalid_request",
+                format!(
+                    "parameter `{name}` holds the control character {}",
+                    crate::query::code_point(c)
+                ),
+            ));
+        }
+    }
+    Ok(pairs)
 }
 
 /// The client's `client_id` and secret, from HTTP Basic

@@ -5,6 +5,7 @@ use actix_web::HttpResponse;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use portcullis_application::{Page, PageParams};
+use portcullis_domain::user::Email;
 use serde_json::Value;
 
 use crate::error::ApiError;
@@ -45,6 +46,18 @@ impl ListQuery {
                 return Err(ApiError::bad_request(
                     "invalid_query_parameter",
                     format!("query parameter `{name}` is repeated"),
+                )
+                .param(name.clone()));
+            }
+        }
+        // No value of any parameter may hold a control character: none is
+        // meaningful in a filter, sort or page, and PostgreSQL cannot even
+        // compare text holding NUL (it fails the statement).
+        for (name, value) in &pairs {
+            if let Some(c) = value.chars().find(|c| c.is_control()) {
+                return Err(ApiError::bad_request(
+                    "invalid_query_parameter",
+                    format!("{name} holds the control character {}", code_point(c)),
                 )
                 .param(name.clone()));
             }
@@ -196,6 +209,11 @@ pub fn page_response<T>(
     collection_response(resources, &self_link, next)
 }
 
+/// `U+0000` for a character, as error details name characters.
+pub(crate) fn code_point(c: char) -> String {
+    format!("U+{:04X}", u32::from(c))
+}
+
 /// An opaque cursor: the sort key value, bound to the listing's order.
 #[must_use]
 pub fn encode_cursor(sort: &str, descending: bool, key: &str) -> String {
@@ -208,7 +226,31 @@ fn decode_cursor(cursor: &str, sort: &str, descending: bool) -> Option<String> {
     let mut parts = text.splitn(3, '|');
     let (got_sort, direction, key) = (parts.next()?, parts.next()?, parts.next()?);
     let expected_direction = if descending { "d" } else { "a" };
-    (got_sort == sort && direction == expected_direction && !key.is_empty()).then(|| key.to_owned())
+    // No sort key holds a control character (ids, timestamps, addresses and
+    // names refuse them), so a cursor holding one was not made here.
+    (got_sort == sort
+        && direction == expected_direction
+        && !key.is_empty()
+        && !key.chars().any(char::is_control))
+    .then(|| key.to_owned())
+}
+
+/// `filter[email]`, parsed into its canonical form like any address the API
+/// takes; an address that is not one is `400 invalid_filter` on its
+/// parameter, naming the rule it breaks.
+pub(crate) fn email_filter(query: &ListQuery) -> Result<Option<Email>, ApiError> {
+    query
+        .filter("email")
+        .map(|raw| {
+            Email::parse(raw).map_err(|e| {
+                ApiError::bad_request(
+                    "invalid_filter",
+                    format!("filter[email] is not a valid address: {e}"),
+                )
+                .param("filter[email]")
+            })
+        })
+        .transpose()
 }
 
 /// A filter naming an id; a malformed id is `400` on its parameter.
@@ -274,6 +316,30 @@ mod tests {
                 .size,
             500
         );
+    }
+
+    #[test]
+    fn control_characters_are_refused_in_every_value_and_in_cursors() {
+        for raw in [
+            "filter[search]=%00",
+            "filter[search]=a%01b",
+            "sort=%7F",
+            "page[size]=1%0A",
+        ] {
+            let error = ListQuery::parse(raw, &["search"]).unwrap_err().to_string();
+            assert!(
+                error.starts_with("400 invalid_query_parameter: "),
+                "{raw}: {error}"
+            );
+            assert!(error.contains("control character U+00"), "{raw}: {error}");
+        }
+        let nul = encode_cursor("created_at", false, "01J\0");
+        let query = ListQuery::parse(&format!("page[after]={nul}"), &[]).unwrap();
+        let error = query.page("created_at", false).unwrap_err().to_string();
+        assert!(error.starts_with("400 invalid_cursor: "), "{error}");
+        let tab = encode_cursor("email", false, "a\t@b.io");
+        let query = ListQuery::parse(&format!("page[after]={tab}"), &[]).unwrap();
+        assert!(query.page("email", false).is_err());
     }
 
     #[test]

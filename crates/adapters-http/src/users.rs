@@ -11,7 +11,7 @@ use portcullis_ports::store::UnitOfWork;
 
 use crate::error::{ApiError, violations};
 use crate::jsonapi::{Expect, read_resource, resource_response};
-use crate::query::{ListQuery, page_response};
+use crate::query::{ListQuery, email_filter, page_response};
 use crate::state::AppState;
 use crate::tenancy::authenticate;
 
@@ -135,7 +135,7 @@ pub async fn list<U: UnitOfWork>(
     let query = ListQuery::parse(request.query_string(), &FILTERS)?;
     let (sort, descending) = query.sort(&SORTS)?;
     let command = ListUsers {
-        email: query.filter("email").map(str::to_owned),
+        email: email_filter(&query)?,
         search: query.filter("search").map(str::to_owned),
         blocked: query.bool_filter("blocked")?,
         sort_by_email: sort == "email",

@@ -21,6 +21,8 @@ mod environments;
 mod invitations;
 #[path = "integration/list_users.rs"]
 mod list_users;
+#[path = "integration/nul_text.rs"]
+mod nul_text;
 #[path = "integration/oauth.rs"]
 mod oauth;
 #[path = "integration/organizations.rs"]

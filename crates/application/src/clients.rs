@@ -198,6 +198,7 @@ fn parse_redirect_uris(
                             | RedirectUriError::InsecureHttp => "insecure_redirect_uri",
                             RedirectUriError::Fragment => "redirect_uri_fragment",
                             RedirectUriError::TooLong => "redirect_uri_too_long",
+                            RedirectUriError::ControlCharacter => "redirect_uri_control_character",
                         };
                         v(code).at_index(*index)
                     }

@@ -62,8 +62,9 @@ pub struct UpdateUser {
 /// Filters and order of a listing.
 #[derive(Debug, Clone, Default)]
 pub struct ListUsers {
-    /// Exact address, any case.
-    pub email: Option<String>,
+    /// Exact address, parsed into its canonical form (so any case, and any
+    /// look-alike that folds to it).
+    pub email: Option<Email>,
     /// Substring of the address or a name, any case.
     pub search: Option<String>,
     /// Blocked or not.
@@ -127,6 +128,7 @@ pub(crate) fn email_violation(error: &EmailError) -> FieldViolation {
         EmailError::Empty => "email_required",
         EmailError::TooLong => "email_too_long",
         EmailError::Malformed => "invalid_email",
+        EmailError::InvisibleCharacter(_) => "email_invisible_character",
     };
     FieldViolation::new("email", code, error)
 }
@@ -299,7 +301,7 @@ impl<U: UnitOfWork> UserService<U> {
             UserSort::CreatedAt
         };
         let store_query = UserQuery {
-            email: query.email.map(|e| e.trim().to_lowercase()),
+            email: query.email.map(|e| e.as_str().to_owned()),
             search: query.search.filter(|s| !s.is_empty()),
             blocked: query.blocked,
             sort,
@@ -726,7 +728,7 @@ mod tests {
             });
         let (service, _) = service(tx);
         let query = ListUsers {
-            email: Some(" X@Y.io".into()),
+            email: Some(Email::parse(" X@Y.io").unwrap()),
             sort_by_email: true,
             page: PageParams {
                 size: 2,

@@ -85,6 +85,11 @@ pub enum RedirectUriError {
     /// Over 2048 characters.
     #[error("redirect URI is longer than 2048 characters")]
     TooLong,
+    /// Holds a control character, which no URI may (RFC 3986 §2); the URL
+    /// parser would silently drop or encode it while the text is stored as
+    /// given.
+    #[error("redirect URI contains a control character")]
+    ControlCharacter,
 }
 
 fn is_loopback(host: Option<Host<&str>>) -> bool {
@@ -107,6 +112,9 @@ impl RedirectUri {
     pub fn parse(raw: &str) -> Result<Self, RedirectUriError> {
         if raw.chars().count() > Self::MAX_CHARS {
             return Err(RedirectUriError::TooLong);
+        }
+        if raw.chars().any(char::is_control) {
+            return Err(RedirectUriError::ControlCharacter);
         }
         if raw.trim() != raw || raw.contains('#') {
             // A `#` anywhere starts a fragment, even an empty one.
@@ -521,6 +529,18 @@ mod tests {
             ("com.example.app:/cb", RedirectUriError::UnsupportedScheme),
             ("ftp://example.com/cb", RedirectUriError::UnsupportedScheme),
             ("javascript:alert(1)", RedirectUriError::UnsupportedScheme),
+            (
+                "https://app.example.com/cb\0",
+                RedirectUriError::ControlCharacter,
+            ),
+            (
+                "https://app.example.com/c\tb",
+                RedirectUriError::ControlCharacter,
+            ),
+            (
+                "https://app.example.com/cb\n",
+                RedirectUriError::ControlCharacter,
+            ),
         ];
         for (raw, expected) in cases {
             assert_eq!(RedirectUri::parse(raw), Err(expected), "{raw}");

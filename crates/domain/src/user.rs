@@ -3,8 +3,11 @@
 
 use crate::{EnvironmentId, Timestamp, UserId};
 
-/// A syntactically valid e-mail address, lower-cased so that uniqueness
-/// ignores case.
+/// A syntactically valid e-mail address in its one canonical form, so that
+/// one person is one address: Unicode NFKC, then lower-cased (Rust's full
+/// Unicode lowercase mapping), then NFKC again. Invisible and bidirectional
+/// formatting characters are refused rather than dropped. See
+/// `docs/decisions.md` ("E-mail addresses: one canonical form").
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Email(String);
 
@@ -20,41 +23,102 @@ pub enum EmailError {
     /// Not `local@domain.tld`.
     #[error("email is not a valid address")]
     Malformed,
+    /// Holds an invisible or bidirectional formatting character: General
+    /// Category `Cf` (U+200B zero width space, U+00AD soft hyphen, U+202E
+    /// right-to-left override, U+2066..U+2069 isolates, U+FEFF ...) or
+    /// another default-ignorable code point (U+034F, variation selectors,
+    /// Hangul fillers ...). Such an address looks like another one.
+    #[error("email contains the invisible or formatting character U+{:04X}", u32::from(*.0))]
+    InvisibleCharacter(char),
+}
+
+/// Whether `c` is a formatting character (General Category `Cf`) or another
+/// default-ignorable code point: both render as nothing, or change how their
+/// neighbours render, so an address holding one looks like another address.
+fn is_invisible(c: char) -> bool {
+    use icu_properties::props::{DefaultIgnorableCodePoint, GeneralCategory};
+    use icu_properties::{CodePointMapData, CodePointSetData};
+    CodePointMapData::<GeneralCategory>::new().get(c) == GeneralCategory::Format
+        || CodePointSetData::new::<DefaultIgnorableCodePoint>().contains(c)
+}
+
+/// The canonical form of an address: NFKC (compatibility characters such as
+/// fullwidth `\u{FF24}` become their plain letters, and composed and
+/// decomposed accents become one form), lower-cased, and NFKC again since
+/// lower-casing can leave a text that is not normalized.
+fn canonical(raw: &str) -> String {
+    let nfkc = icu_normalizer::ComposingNormalizerBorrowed::new_nfkc();
+    nfkc.normalize(&nfkc.normalize(raw).to_lowercase())
+        .into_owned()
+}
+
+/// The length and `local@domain.tld` rules, on a text already in its final form.
+fn check_address(address: &str) -> Result<(), EmailError> {
+    if address.is_empty() {
+        return Err(EmailError::Empty);
+    }
+    if address.chars().count() > 254 {
+        return Err(EmailError::TooLong);
+    }
+    let (local, domain) = address.rsplit_once('@').ok_or(EmailError::Malformed)?;
+    let local_ok = !local.is_empty()
+        && local.len() <= 64
+        && !local.contains('@')
+        && !local
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "<>()[],;:\"\\".contains(c));
+    let labels: Vec<&str> = domain.split('.').collect();
+    let domain_ok = labels.len() >= 2
+        && labels.iter().all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+        });
+    if local_ok && domain_ok {
+        Ok(())
+    } else {
+        Err(EmailError::Malformed)
+    }
 }
 
 impl Email {
-    /// Parses and lower-cases an address of the form `local@domain.tld`.
+    /// Parses an address of the form `local@domain.tld` into its canonical
+    /// form (trimmed, NFKC, lower-cased).
     ///
     /// # Errors
-    /// [`EmailError`] for an empty, over-long or malformed address.
+    /// [`EmailError`] for an empty, over-long or malformed address, or one
+    /// holding an invisible or formatting character.
     pub fn parse(raw: &str) -> Result<Self, EmailError> {
         let raw = raw.trim();
         if raw.is_empty() {
             return Err(EmailError::Empty);
         }
-        if raw.chars().count() > 254 {
+        // Bounds the normalization work: composing never shrinks a text to a
+        // sixteenth, so a text this long cannot end within 254 characters.
+        if raw.len() > 16 * 254 {
             return Err(EmailError::TooLong);
         }
-        let (local, domain) = raw.rsplit_once('@').ok_or(EmailError::Malformed)?;
-        let local_ok = !local.is_empty()
-            && local.len() <= 64
-            && !local.contains('@')
-            && !local
-                .chars()
-                .any(|c| c.is_whitespace() || c.is_control() || "<>()[],;:\"\\".contains(c));
-        let labels: Vec<&str> = domain.split('.').collect();
-        let domain_ok = labels.len() >= 2
-            && labels.iter().all(|label| {
-                !label.is_empty()
-                    && label.len() <= 63
-                    && !label.starts_with('-')
-                    && !label.ends_with('-')
-                    && label.chars().all(|c| c.is_alphanumeric() || c == '-')
-            });
-        if !local_ok || !domain_ok {
-            return Err(EmailError::Malformed);
+        if let Some(c) = raw.chars().find(|c| is_invisible(*c)) {
+            return Err(EmailError::InvisibleCharacter(c));
         }
-        Ok(Self(raw.to_lowercase()))
+        let address = canonical(raw);
+        check_address(&address)?;
+        Ok(Self(address))
+    }
+
+    /// Rebuilds an address read from the store, exactly as stored (storage
+    /// adapters only). It re-checks the length and syntax rules but neither
+    /// normalizes nor refuses invisible characters: rows written before the
+    /// canonical form existed hold their lower-cased text, and must keep
+    /// matching the lookups and the unique key they were stored under.
+    ///
+    /// # Errors
+    /// [`EmailError`] for a stored text that is no address at all.
+    pub fn from_stored(stored: &str) -> Result<Self, EmailError> {
+        check_address(stored)?;
+        Ok(Self(stored.to_owned()))
     }
 
     /// The address as text.
@@ -524,6 +588,84 @@ mod tests {
         }
         let long = format!("{}@example.com", "a".repeat(250));
         assert_eq!(Email::parse(&long), Err(EmailError::TooLong));
+    }
+
+    #[test]
+    fn look_alike_addresses_fold_to_one_canonical_form() {
+        // Fullwidth letters (compatibility characters) become plain ones.
+        assert_eq!(
+            Email::parse("\u{ff24}UP@example.com").unwrap().as_str(),
+            "dup@example.com"
+        );
+        assert_eq!(
+            Email::parse("\u{ff24}\u{ff35}\u{ff30}\u{ff20}\u{ff45}xample.com")
+                .unwrap()
+                .as_str(),
+            "dup@example.com"
+        );
+        // A decomposed accent and the composed letter are one address.
+        let composed = Email::parse("jos\u{e9}@example.com").unwrap();
+        assert_eq!(Email::parse("jose\u{301}@example.com").unwrap(), composed);
+        assert_eq!(Email::parse("JOSE\u{301}@example.com").unwrap(), composed);
+        assert_eq!(composed.as_str(), "jos\u{e9}@example.com");
+        // Ligatures, and a capital whose lower case is not normalized by itself.
+        assert_eq!(
+            Email::parse("\u{fb01}n@example.com").unwrap().as_str(),
+            "fin@example.com"
+        );
+        assert_eq!(
+            Email::parse("\u{130}@example.com").unwrap().as_str(),
+            "i\u{307}@example.com"
+        );
+        // The canonical form is a fixed point.
+        for raw in [
+            "jos\u{e9}@example.com",
+            "\u{fb01}N@Ex.com",
+            "\u{130}@example.com",
+        ] {
+            let once = Email::parse(raw).unwrap();
+            assert_eq!(Email::parse(once.as_str()).unwrap(), once, "{raw}");
+        }
+    }
+
+    #[test]
+    fn invisible_and_bidirectional_characters_are_refused() {
+        for (raw, c) in [
+            ("d\u{200b}up@example.com", '\u{200b}'),
+            ("du\u{ad}p@example.com", '\u{ad}'),
+            ("\u{202e}dup@example.com", '\u{202e}'),
+            ("dup\u{2066}@example.com", '\u{2066}'),
+            ("dup\u{2069}@example.com", '\u{2069}'),
+            ("\u{feff}dup@example.com", '\u{feff}'),
+            ("dup@exa\u{200d}mple.com", '\u{200d}'),
+            ("d\u{34f}up@example.com", '\u{34f}'),
+            ("du\u{fe0f}p@example.com", '\u{fe0f}'),
+            ("d\u{3164}up@example.com", '\u{3164}'),
+        ] {
+            assert_eq!(
+                Email::parse(raw),
+                Err(EmailError::InvisibleCharacter(c)),
+                "{raw:?}"
+            );
+        }
+        assert_eq!(
+            EmailError::InvisibleCharacter('\u{200b}').to_string(),
+            "email contains the invisible or formatting character U+200B"
+        );
+        assert_eq!(
+            Email::parse("a\u{0}@example.com"),
+            Err(EmailError::Malformed)
+        );
+    }
+
+    #[test]
+    fn stored_addresses_are_read_back_unchanged() {
+        // A row written before the canonical form existed keeps its text,
+        // so that lookups and the unique key still find it.
+        let legacy = Email::from_stored("d\u{200b}up@example.com").unwrap();
+        assert_eq!(legacy.as_str(), "d\u{200b}up@example.com");
+        assert_eq!(Email::from_stored("plain"), Err(EmailError::Malformed));
+        assert_eq!(Email::from_stored(""), Err(EmailError::Empty));
     }
 
     #[test]

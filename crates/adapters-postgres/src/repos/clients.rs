@@ -27,6 +27,9 @@ impl ClientRepo for DbTx<'_> {
         environment: EnvironmentId,
         client_id: &str,
     ) -> Result<Option<Client>, StoreError> {
+        if !super::storable(client_id) {
+            return Ok(None);
+        }
         let row = self.run(|conn| {
             clients::table
                 .filter(clients::environment_id.eq(environment.to_string()))

@@ -22,6 +22,9 @@ impl EnvironmentRepo for DbTx<'_> {
 
     #[tracing::instrument(level = "debug", skip_all)]
     fn find_environment_by_slug(&mut self, slug: &str) -> Result<Option<Environment>, StoreError> {
+        if !super::storable(slug) {
+            return Ok(None);
+        }
         let row = self.run(|conn| {
             environments::table
                 .filter(environments::slug.eq(slug))

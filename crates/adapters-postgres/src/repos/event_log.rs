@@ -35,6 +35,10 @@ impl EventLogRepo for DbTx<'_> {
         query: &EventQuery,
     ) -> Result<Vec<AuditEvent>, StoreError> {
         let page = &query.page;
+        let texts = [query.event_type.as_deref(), query.resource_id.as_deref()];
+        if texts.into_iter().flatten().any(|t| !super::storable(t)) {
+            return Ok(Vec::new());
+        }
         let mut select = events::table
             .filter(events::environment_id.eq(environment.to_string()))
             .select(EventRow::as_select())

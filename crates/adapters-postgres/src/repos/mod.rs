@@ -5,10 +5,15 @@
 /// Orders a boxed select by `$id` and keeps the rows after `$page.after`
 /// (keyset pagination): ids are ULIDs, so id order is creation order, and a
 /// page costs the same however deep its cursor.
+/// A cursor that no stored key can equal or follow in a meaningful way
+/// (it holds NUL, see [`storable`]) gives an empty page, without binding it.
 macro_rules! id_keyset {
     ($select:ident, $id:path, $page:expr) => {{
         let page: &portcullis_ports::store::Keyset = $page;
         let $select = match (page.after.clone(), page.descending) {
+            (Some(after), _) if !$crate::repos::storable(&after) => {
+                $select.filter(diesel::dsl::sql::<diesel::sql_types::Bool>("1 = 0"))
+            }
             (Some(after), false) => $select.filter($id.gt(after)),
             (Some(after), true) => $select.filter($id.lt(after)),
             (None, _) => $select,
@@ -50,6 +55,18 @@ use portcullis_ports::store::StoreError;
 use crate::Backend;
 use crate::conn::AnyConnection;
 use crate::error::from_diesel;
+
+/// Whether a text can be bound in a statement: PostgreSQL's `text` cannot
+/// hold NUL, and a statement binding one fails (`invalid byte sequence`),
+/// which would surface as a `500`. The HTTP edge refuses control
+/// characters and the domain's values refuse them too; this is the store's
+/// own guard (defence in depth) on the lookups and listings that take text
+/// from a request: a text holding NUL matches no row (none can hold it on
+/// PostgreSQL, and nothing writes one on SQLite), so they answer "none"
+/// without asking the database, on both backends alike.
+pub(crate) fn storable(text: &str) -> bool {
+    !text.contains('\0')
+}
 
 /// A unit of work's connection, seen through the repository traits.
 pub(crate) struct DbTx<'c> {

@@ -34,6 +34,9 @@ impl ResourceServerRepo for DbTx<'_> {
         environment: EnvironmentId,
         identifier: &str,
     ) -> Result<Option<ResourceServer>, StoreError> {
+        if !super::storable(identifier) {
+            return Ok(None);
+        }
         let row = self.run(|conn| {
             resource_servers::table
                 .filter(resource_servers::environment_id.eq(environment.to_string()))

@@ -137,6 +137,14 @@ impl UserRepo for DbTx<'_> {
         environment: EnvironmentId,
         query: &UserQuery,
     ) -> Result<Vec<User>, StoreError> {
+        let texts = [
+            query.email.as_deref(),
+            query.search.as_deref(),
+            query.page.after.as_deref(),
+        ];
+        if texts.into_iter().flatten().any(|t| !super::storable(t)) {
+            return Ok(Vec::new());
+        }
         let mut select = users::table
             .filter(users::environment_id.eq(environment.to_string()))
             .select(UserRow::as_select())

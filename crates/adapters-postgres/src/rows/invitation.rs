@@ -53,7 +53,7 @@ impl InvitationRow {
             .iter()
             .map(|raw| parse_id("invitation_roles", "role_id", raw, RoleId::parse))
             .collect::<Result<Vec<_>, _>>()?;
-        let email = Email::parse(&self.email).map_err(|err| corrupt(T, "email", err))?;
+        let email = Email::from_stored(&self.email).map_err(|err| corrupt(T, "email", err))?;
         if email.as_str() != self.email {
             return Err(corrupt(T, "email", "not in normalised form"));
         }

@@ -38,7 +38,8 @@ fn name(column: &'static str, raw: Option<&str>) -> Result<Option<PersonName>, S
 impl UserRow {
     /// The domain entity.
     pub(crate) fn into_domain(self) -> Result<User, StoreError> {
-        let email = Email::parse(&self.email).map_err(|err| corrupt("users", "email", err))?;
+        let email =
+            Email::from_stored(&self.email).map_err(|err| corrupt("users", "email", err))?;
         // Uniqueness ignores case only because every stored address is
         // already in its parsed (lower-cased, trimmed) form.
         if email.as_str() != self.email {
