@@ -44,8 +44,8 @@ use portcullis_ports::actions::{
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-use crate::pool::{Lane, Pool, Reply, Work};
 pub use crate::pool::{ABANDON_AFTER, RunnerThreads};
+use crate::pool::{Lane, Pool, Reply, Work};
 
 /// The limits every run gets, and the size of the thread pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -434,8 +434,8 @@ async fn time_spent_waiting_for_a_thread_counts_toward_the_limit() {
         .map(|_| {
             let runner = runner.clone();
             tokio::spawn(async move {
-                let (outcome, _) = timed(&runner, 1, "export default function() { for (;;) {} }")
-                    .await;
+                let (outcome, _) =
+                    timed(&runner, 1, "export default function() { for (;;) {} }").await;
                 (outcome, started.elapsed())
             })
         })
@@ -444,7 +444,10 @@ async fn time_spent_waiting_for_a_thread_counts_toward_the_limit() {
         let (outcome, answered) = looping.await.unwrap();
         assert_eq!(outcome, ActionOutcome::Timeout);
         assert!(answered >= LIMIT, "{answered:?}");
-        assert!(answered < LIMIT * 2 - Duration::from_millis(100), "{answered:?}");
+        assert!(
+            answered < LIMIT * 2 - Duration::from_millis(100),
+            "{answered:?}"
+        );
     }
 }
 
