@@ -38,6 +38,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use portcullis_domain::EnvironmentId;
 use portcullis_ports::actions::{
     ActionCodeError, ActionOutcome, ActionRun, ActionRunner, ActionScript,
 };
@@ -45,7 +46,7 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 
 pub use crate::pool::{ABANDON_AFTER, RunnerThreads};
-use crate::pool::{Lane, Pool, Reply, Work};
+use crate::pool::{Pool, Reply, Work};
 
 /// The limits every run gets, and the size of the thread pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,9 +62,8 @@ pub struct JsLimits {
     /// Runner threads: at most this many runs at once; more wait in their
     /// environment's queue.
     pub workers: usize,
-    /// Threads one environment's runs may hold at once (abandoned ones
-    /// included), 1 to `workers`; code checks count as one more
-    /// environment.
+    /// Threads one environment's runs and code checks may hold at once
+    /// (abandoned ones included), 1 to `workers`.
     pub workers_per_environment: usize,
     /// Threads that may be abandoned (stuck in a native call past their
     /// deadline, each replaced by a fresh one) at once; past it a stuck
@@ -143,7 +143,7 @@ impl QuickJsRunner {
         self.pool.0.threads()
     }
 
-    fn submit(&self, lane: Lane, work: Work, reply: Reply) -> bool {
+    fn submit(&self, lane: EnvironmentId, work: Work, reply: Reply) -> bool {
         let queued = self.pool.0.submit(lane, work, reply);
         if !queued {
             tracing::warn!(?lane, "action runner queue is full; run refused");
@@ -161,7 +161,7 @@ fn unavailable() -> ActionRun {
 
 #[async_trait]
 impl ActionRunner for QuickJsRunner {
-    async fn check(&self, code: &str) -> Result<(), ActionCodeError> {
+    async fn check(&self, environment: EnvironmentId, code: &str) -> Result<(), ActionCodeError> {
         let (reply, answer) = oneshot::channel();
         let work = Work::Check {
             code: code.to_owned(),
@@ -171,7 +171,7 @@ impl ActionRunner for QuickJsRunner {
             line: None,
             column: None,
         };
-        if !self.submit(Lane::Checks, work, Reply::Check(reply)) {
+        if !self.submit(environment, work, Reply::Check(reply)) {
             return Err(failed());
         }
         answer.await.unwrap_or_else(|_| Err(failed()))
@@ -179,7 +179,7 @@ impl ActionRunner for QuickJsRunner {
 
     async fn run(&self, script: ActionScript, event: Value) -> ActionRun {
         let (reply, answer) = oneshot::channel();
-        let lane = Lane::Environment(script.environment);
+        let lane = script.environment;
         let work = Work::Run {
             script,
             event: event.to_string(),

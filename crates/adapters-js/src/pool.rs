@@ -1,7 +1,7 @@
 //! The runner threads and how jobs reach them.
 //!
-//! - **Lanes.** Each environment's runs wait in their own queue (code
-//!   checks in one more); idle threads serve the lanes round-robin, and a
+//! - **Lanes.** Each environment's runs and code checks wait in their own
+//!   queue; idle threads serve the lanes round-robin, and a
 //!   lane may hold at most `workers_per_environment` threads at once
 //!   (threads left behind by its runs included). So one environment's
 //!   slow runs can take at most that many threads, and the others find a
@@ -45,14 +45,8 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Whose turn a job waits for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum Lane {
-    /// Code checks (the Management API's action writes).
-    Checks,
-    /// The runs of one environment's actions.
-    Environment(EnvironmentId),
-}
+/// Whose turn a job waits for: the environment whose action it runs or checks.
+type Lane = EnvironmentId;
 
 /// What to do.
 pub(crate) enum Work {

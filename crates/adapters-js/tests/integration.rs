@@ -51,7 +51,7 @@ async fn outcome(runner: &QuickJsRunner, code: &str) -> (ActionOutcome, Duration
 #[tokio::test]
 async fn the_seed_example_runs_as_written() {
     let runner = runner();
-    runner.check(SEED).await.unwrap();
+    runner.check(environment(1), SEED).await.unwrap();
     let run = runner
         .run(
             script("seed", SEED),
@@ -163,12 +163,18 @@ async fn the_sandbox_has_no_network_files_process_or_modules() {
         )
     );
     let error = runner
-        .check("import { readFile } from 'fs'; export default function() {}")
+        .check(
+            environment(1),
+            "import { readFile } from 'fs'; export default function() {}",
+        )
         .await
         .unwrap_err();
     assert!(error.message.contains("could not load module"), "{error:?}");
     let error = runner
-        .check("export default async function() { return await import('os'); }")
+        .check(
+            environment(1),
+            "export default async function() { return await import('os'); }",
+        )
         .await;
     assert!(
         error.is_ok(),
@@ -189,7 +195,10 @@ async fn the_sandbox_has_no_network_files_process_or_modules() {
 async fn checks_report_the_engine_message_and_line() {
     let runner = runner();
     let error = runner
-        .check("export default function(event) {\n  return { claims: \n}")
+        .check(
+            environment(1),
+            "export default function(event) {\n  return { claims: \n}",
+        )
         .await
         .unwrap_err();
     assert!(error.message.starts_with("SyntaxError"), "{error:?}");
@@ -208,7 +217,7 @@ async fn checks_report_the_engine_message_and_line() {
             "time limit",
         ),
     ] {
-        let error = runner.check(code).await.unwrap_err();
+        let error = runner.check(environment(1), code).await.unwrap_err();
         assert!(error.message.contains(expected), "{code}: {error:?}");
     }
 }
@@ -472,7 +481,10 @@ async fn small_allocations_past_the_memory_limit_are_the_memory_limit() {
         );
     }
     let error = runner
-        .check("const a = []; for (;;) a.push('x' + a.length);\nexport default function() {}")
+        .check(
+            environment(1),
+            "const a = []; for (;;) a.push('x' + a.length);\nexport default function() {}",
+        )
         .await
         .unwrap_err();
     assert!(error.message.contains("memory limit"), "{error:?}");

@@ -78,14 +78,15 @@ pub struct ActionRun {
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait ActionRunner: Send + Sync + 'static {
-    /// Checks that `code` is an ES module that compiles, evaluates within
-    /// the limits and whose default export is a function. MUST answer
-    /// within the wall-time limit counted from the call.
+    /// Checks that `code`, to be stored in `environment`, is an ES module
+    /// that compiles, evaluates within the limits and whose default export
+    /// is a function. MUST answer within the wall-time limit counted from
+    /// the call, and serve environments fairly as [`ActionRunner::run`] does.
     ///
     /// # Errors
     /// MUST return [`ActionCodeError`] with the engine's message (and the
     /// line when the engine gives one) for any other code.
-    async fn check(&self, code: &str) -> Result<(), ActionCodeError>;
+    async fn check(&self, environment: EnvironmentId, code: &str) -> Result<(), ActionCodeError>;
 
     /// Calls the default export of `script` with `event` (a JSON object)
     /// under the wall-time and memory limits. MUST NOT block the calling
