@@ -437,7 +437,7 @@ fn serve(pool: &Pool, me: u64) {
             }
         }
         if !pool.finished(me) {
-            tracing::info!(thread = me, "a runner thread left behind returned and ends");
+            tracing::info!(thread = me, "an abandoned action thread returned and ends");
             return;
         }
     }
@@ -477,12 +477,15 @@ fn watch(pool: &Arc<Pool>) {
                     state.warned = true;
                     tracing::warn!(
                         bound = pool.limits.abandoned,
-                        "action runner threads are stuck past their deadline and the bound on \
-                         threads left behind is reached: the pool runs short until one returns"
+                        "the bound on abandoned action threads is reached: a stuck thread keeps \
+                         its place and the pool runs a thread short until one returns"
                     );
                 }
                 break;
             }
+            let Some(environment) = state.running.get(&thread).map(|r| r.ticket.lane) else {
+                continue;
+            };
             if let Err(error) = spawn_worker(pool, &mut state) {
                 tracing::error!(%error, "cannot start a runner thread; the stuck one keeps its place");
                 break;
@@ -494,8 +497,9 @@ fn watch(pool: &Arc<Pool>) {
             state.abandoned += 1;
             tracing::warn!(
                 thread,
+                %environment,
                 abandoned = state.abandoned,
-                "an action is stuck in a native call past its deadline; its thread is left behind and replaced"
+                "an action is stuck in a native call past its deadline; its thread is abandoned and replaced"
             );
         }
         if state.abandoned == 0 {
