@@ -601,7 +601,37 @@ fn offending_key(message: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{offending_key, variable};
+    use super::{Settings, offending_key, variable};
+
+    #[test]
+    fn action_thread_settings_derive_from_the_workers_and_are_checked() {
+        let mut settings = Settings::load(None).expect("defaults load");
+        settings.actions.workers = 6;
+        assert_eq!(settings.action_workers_per_environment(), 3);
+        assert_eq!(settings.action_abandoned_threads(), 6);
+        settings.actions.workers = 1;
+        assert_eq!(settings.action_workers_per_environment(), 1);
+        settings.actions.workers_per_environment = 2;
+        let error = settings.check().expect_err("more than the workers");
+        assert!(
+            error
+                .to_string()
+                .contains("PORTCULLIS_ACTIONS__WORKERS_PER_ENVIRONMENT"),
+            "{error}"
+        );
+        settings.actions.workers = 0;
+        assert!(settings.action_workers() >= 4);
+        settings.check().expect("two of at least four");
+        assert_eq!(settings.action_workers_per_environment(), 2);
+        settings.actions.abandoned_threads = 257;
+        let error = settings.check().expect_err("over 256");
+        assert!(
+            error
+                .to_string()
+                .contains("PORTCULLIS_ACTIONS__ABANDONED_THREADS"),
+            "{error}"
+        );
+    }
 
     #[test]
     fn errors_name_the_offending_key() {
