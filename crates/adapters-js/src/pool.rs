@@ -160,7 +160,8 @@ struct State {
     /// Threads left behind and still running.
     abandoned: usize,
     next_thread: u64,
-    /// When the watchdog wakes up next (`None`: when told to).
+    /// When the watchdog wakes up next (`None`: when told to); a submit
+    /// that needs it earlier sets it and tells the watchdog.
     watchdog_wakes_at: Option<Instant>,
     /// Whether the bound on left-behind threads was reported.
     warned: bool,
@@ -222,7 +223,7 @@ impl State {
         for (lane, entry) in &mut self.lanes {
             while let Some(job) = entry.waiting.front() {
                 if job.ticket.deadline > now && !job.ticket.answered() {
-                    next = Some(next.map_or(job.ticket.deadline, |n| n.min(job.ticket.deadline)));
+                    next = earliest(next, Some(job.ticket.deadline));
                     break;
                 }
                 job.ticket.expire();
@@ -315,7 +316,14 @@ impl Pool {
             state.ring.push_back(lane);
         }
         state.waiting += 1;
+        // The watchdog is told only when it would wake too late; it then
+        // keeps this deadline even if the job is done by the time it looks,
+        // so a stream of quick runs wakes it about once per limit, not once
+        // per run.
         let wake_watchdog = state.watchdog_wakes_at.is_none_or(|at| deadline < at);
+        if wake_watchdog {
+            state.watchdog_wakes_at = Some(deadline);
+        }
         drop(state);
         self.work.notify_one();
         if wake_watchdog {
@@ -403,6 +411,13 @@ impl Pool {
     }
 }
 
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 /// Starts one more runner thread.
 fn spawn_worker(pool: &Arc<Pool>, state: &mut State) -> std::io::Result<()> {
     let me = state.next_thread;
@@ -453,21 +468,22 @@ fn watch(pool: &Arc<Pool>) {
             return;
         }
         let now = Instant::now();
-        let mut next = state.expire_waiting(now);
+        let promised = state.watchdog_wakes_at.filter(|at| *at > now);
+        let mut next = earliest(state.expire_waiting(now), promised);
         let mut stuck = Vec::new();
         for (thread, running) in &state.running {
             let deadline = running.ticket.deadline;
             if deadline <= now {
                 running.ticket.expire();
             } else {
-                next = Some(next.map_or(deadline, |n| n.min(deadline)));
+                next = earliest(next, Some(deadline));
             }
             if !running.abandoned {
                 let due = deadline + ABANDON_AFTER;
                 if due <= now {
                     stuck.push(*thread);
                 } else {
-                    next = Some(next.map_or(due, |n| n.min(due)));
+                    next = earliest(next, Some(due));
                 }
             }
         }
