@@ -5,51 +5,73 @@
 //! system, no process and no module loader (an `import` fails), only the
 //! ECMAScript built-ins (`Date` included).
 //!
-//! - **Threads.** Runs happen on a fixed pool of worker threads, never on
-//!   the async workers: a caller awaits a oneshot reply, so a run that
-//!   loops until its limit holds one worker thread, and the other workers
-//!   (and every async worker) keep serving.
-//! - **Limits.** Each run gets a wall-time deadline, checked by QuickJS's
-//!   interrupt handler (an uncatchable exception ends the run), a memory
-//!   limit on its runtime (allocation fails past it) and a stack limit (a
-//!   deep recursion throws a `RangeError`). A promise that can never settle
-//!   (no job left to run: there are no timers) ends the run at once.
-//! - **Reuse.** Each worker keeps one runtime per script key (the action's
+//! - **Threads.** Runs happen on a pool of runner threads, never on the
+//!   async workers: a caller awaits a oneshot reply, so a run that loops
+//!   holds one runner thread, and the other threads (and every async
+//!   worker) keep serving.
+//! - **Fairness.** Each environment's runs wait in their own queue; idle
+//!   threads serve the queues round-robin, and one environment may hold at
+//!   most [`JsLimits::workers_per_environment`] threads at once, so its
+//!   slow runs cannot take the threads other environments need.
+//! - **Limits.** Each run gets a deadline counted from its submission
+//!   (waiting for a thread included), checked by QuickJS's interrupt handler
+//!   (an uncatchable exception ends the run), a memory limit on its runtime
+//!   (allocation fails past it) and a stack limit (a deep recursion throws a
+//!   `RangeError`). A promise that can never settle (no job left to run:
+//!   there are no timers) ends the run at once. A watchdog thread answers
+//!   every run still unanswered at its deadline, so the bound holds even
+//!   for a native built-in that never returns to the interpreter (a huge
+//!   `BigInt` to string); a thread stuck in such a call is abandoned and
+//!   replaced by a fresh one (at most [`JsLimits::abandoned`] at once).
+//! - **Reuse.** Each thread keeps one runtime per script key (the action's
 //!   id and `updated_at`) with the module evaluated and its default export
-//!   held, so a script is compiled once per worker, not per run. A runtime
+//!   held, so a script is compiled once per thread, not per run. A runtime
 //!   whose run hit a limit or crashed is thrown away; module-level state
-//!   otherwise persists between runs on one worker (as in other action
+//!   otherwise persists between runs on one thread (as in other action
 //!   engines), and nothing may rely on it.
 #![deny(missing_docs)]
 
+mod pool;
 mod sandbox;
 
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use portcullis_domain::EnvironmentId;
 use portcullis_ports::actions::{
     ActionCodeError, ActionOutcome, ActionRun, ActionRunner, ActionScript,
 };
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-use crate::sandbox::Worker;
+pub use crate::pool::{ABANDON_AFTER, RunnerThreads};
+use crate::pool::{Pool, Reply, Work};
 
-/// The limits every run gets, and the size of the worker pool.
+/// The limits every run gets, and the size of the thread pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JsLimits {
-    /// Wall time of one run (compiling included when the worker has not
-    /// compiled that script yet).
+    /// Wall time of one run, counted from its submission: waiting for a
+    /// thread and compiling (when the thread has not compiled that script
+    /// yet) included.
     pub timeout: Duration,
     /// Memory one runtime may allocate, in bytes.
     pub memory_limit_bytes: usize,
     /// JavaScript stack one runtime may use, in bytes.
     pub max_stack_bytes: usize,
-    /// Worker threads: at most this many runs at once; more wait in a queue.
+    /// Runner threads: at most this many runs at once; more wait in their
+    /// environment's queue.
     pub workers: usize,
-    /// Runs that may wait for a worker; past it a run fails at once.
+    /// Threads one environment's runs and code checks may hold at once
+    /// (abandoned ones included), 1 to `workers`.
+    pub workers_per_environment: usize,
+    /// Threads that may be abandoned (stuck in a native call past their
+    /// deadline, each replaced by a fresh one) at once; past it a stuck
+    /// thread keeps its place until it returns or a place frees up.
+    pub abandoned: usize,
+    /// Runs that may wait for a thread, all environments together; one
+    /// environment may hold at most half of them. Past either, a run fails
+    /// at once.
     pub queue: usize,
 }
 
@@ -59,34 +81,28 @@ impl Default for JsLimits {
             timeout: Duration::from_millis(100),
             memory_limit_bytes: 32 * 1024 * 1024,
             max_stack_bytes: 256 * 1024,
-            workers: 2,
+            workers: 4,
+            workers_per_environment: 2,
+            abandoned: 4,
             queue: 1024,
         }
     }
 }
 
-/// Native stack of a worker thread: well above the JavaScript stack limit,
-/// so that QuickJS's own check always fires first.
-const THREAD_STACK_BYTES: usize = 8 * 1024 * 1024;
+/// Closes the pool when the last runner handle is dropped.
+struct Handle(Arc<Pool>);
 
-/// Work for a worker.
-enum Job {
-    Check {
-        code: String,
-        reply: oneshot::Sender<Result<(), ActionCodeError>>,
-    },
-    Run {
-        script: ActionScript,
-        event: String,
-        reply: oneshot::Sender<ActionRun>,
-    },
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.0.close();
+    }
 }
 
-/// The QuickJS action runner. Cloning shares the pool; the worker threads
-/// end when the last clone is dropped.
+/// The QuickJS action runner. Cloning shares the pool; the threads end
+/// when the last clone is dropped.
 #[derive(Clone)]
 pub struct QuickJsRunner {
-    jobs: SyncSender<Job>,
+    pool: Arc<Handle>,
     limits: JsLimits,
 }
 
@@ -104,21 +120,15 @@ impl std::fmt::Debug for QuickJsRunner {
 pub struct StartError(#[from] std::io::Error);
 
 impl QuickJsRunner {
-    /// Starts `limits.workers` worker threads (at least one).
+    /// Starts `limits.workers` runner threads (at least one) and the watchdog.
     ///
     /// # Errors
     /// [`StartError`] when a thread cannot be spawned.
     pub fn start(limits: JsLimits) -> Result<Self, StartError> {
-        let (jobs, queue) = sync_channel::<Job>(limits.queue.max(1));
-        let queue = Arc::new(Mutex::new(queue));
-        for index in 0..limits.workers.max(1) {
-            let queue = Arc::clone(&queue);
-            std::thread::Builder::new()
-                .name(format!("action-runner-{index}"))
-                .stack_size(THREAD_STACK_BYTES)
-                .spawn(move || work(&queue, limits))?;
-        }
-        Ok(Self { jobs, limits })
+        Ok(Self {
+            pool: Arc::new(Handle(Pool::start(limits)?)),
+            limits,
+        })
     }
 
     /// The limits runs get.
@@ -127,50 +137,18 @@ impl QuickJsRunner {
         self.limits
     }
 
-    fn submit(&self, job: Job) -> bool {
-        match self.jobs.try_send(job) {
-            Ok(()) => true,
-            Err(TrySendError::Full(_)) => {
-                tracing::warn!("action runner queue is full; run refused");
-                false
-            }
-            Err(TrySendError::Disconnected(_)) => {
-                tracing::error!("action runner workers are gone");
-                false
-            }
-        }
+    /// The threads serving runs and the abandoned ones still running.
+    #[must_use]
+    pub fn threads(&self) -> RunnerThreads {
+        self.pool.0.threads()
     }
-}
 
-/// A worker thread: takes jobs until the runner is dropped. A panic while
-/// handling a job drops its reply (the caller sees a failed run) and the
-/// worker's compiled scripts, and the worker goes on.
-fn work(queue: &Mutex<Receiver<Job>>, limits: JsLimits) {
-    let mut worker = Worker::new(limits);
-    loop {
-        let job = {
-            let receiver = queue.lock().unwrap_or_else(PoisonError::into_inner);
-            receiver.recv()
-        };
-        let Ok(job) = job else {
-            return;
-        };
-        let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match job {
-            Job::Check { code, reply } => {
-                let _ = reply.send(worker.check(&code));
-            }
-            Job::Run {
-                script,
-                event,
-                reply,
-            } => {
-                let _ = reply.send(worker.run(&script, &event));
-            }
-        }));
-        if handled.is_err() {
-            tracing::error!("an action run panicked; the worker's runtimes are reset");
-            worker = Worker::new(limits);
+    fn submit(&self, lane: EnvironmentId, work: Work, reply: Reply) -> bool {
+        let queued = self.pool.0.submit(lane, work, reply);
+        if !queued {
+            tracing::warn!(?lane, "action runner queue is full; run refused");
         }
+        queued
     }
 }
 
@@ -183,18 +161,17 @@ fn unavailable() -> ActionRun {
 
 #[async_trait]
 impl ActionRunner for QuickJsRunner {
-    async fn check(&self, code: &str) -> Result<(), ActionCodeError> {
+    async fn check(&self, environment: EnvironmentId, code: &str) -> Result<(), ActionCodeError> {
         let (reply, answer) = oneshot::channel();
-        let job = Job::Check {
+        let work = Work::Check {
             code: code.to_owned(),
-            reply,
         };
         let failed = || ActionCodeError {
             message: "the action runner is unavailable; retry later".into(),
             line: None,
             column: None,
         };
-        if !self.submit(job) {
+        if !self.submit(environment, work, Reply::Check(reply)) {
             return Err(failed());
         }
         answer.await.unwrap_or_else(|_| Err(failed()))
@@ -202,12 +179,12 @@ impl ActionRunner for QuickJsRunner {
 
     async fn run(&self, script: ActionScript, event: Value) -> ActionRun {
         let (reply, answer) = oneshot::channel();
-        let job = Job::Run {
+        let lane = script.environment;
+        let work = Work::Run {
             script,
             event: event.to_string(),
-            reply,
         };
-        if !self.submit(job) {
+        if !self.submit(lane, work, Reply::Run(reply)) {
             return unavailable();
         }
         answer.await.unwrap_or_else(|_| unavailable())

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Instant;
 
-use portcullis_ports::actions::{ActionCodeError, ActionOutcome, ActionRun, ActionScript};
+use portcullis_ports::actions::{ActionCodeError, ActionOutcome, ActionScript};
 use rquickjs::promise::PromiseState;
 use rquickjs::{Context, Ctx, Error, Function, Module, Persistent, Runtime, Value};
 
@@ -118,6 +118,15 @@ fn stop<'js>(ctx: &Ctx<'js>, error: &Error, deadline: Instant) -> Stop {
         return Stop::Failed(truncate(error.to_string()));
     }
     let thrown = ctx.catch();
+    if thrown.is_null() {
+        // QuickJS throws `null` when it runs out of memory so completely
+        // that it cannot even allocate its "out of memory" error (every
+        // small allocation of a bomb made of many small values ends so).
+        // Code throwing `null` on purpose lands here too: there is no way
+        // to tell the two apart from outside the allocator, and a refusal
+        // without a message is no refusal anyway.
+        return Stop::Memory;
+    }
     let Some(object) = thrown.as_object() else {
         if Instant::now() >= deadline {
             return Stop::Timeout;
@@ -244,29 +253,29 @@ impl Worker {
         })
     }
 
-    /// Whether `code` loads (see [`portcullis_ports::actions::ActionRunner::check`]).
-    pub(crate) fn check(&mut self, code: &str) -> Result<(), ActionCodeError> {
-        let deadline = Instant::now() + self.limits.timeout;
+    /// Whether `code` loads (see
+    /// [`portcullis_ports::actions::ActionRunner::check`]) by `deadline`.
+    pub(crate) fn check(&mut self, code: &str, deadline: Instant) -> Result<(), ActionCodeError> {
         self.load(code, deadline)
             .map(drop)
             .map_err(Stop::into_code_error)
     }
 
-    /// Runs `script` with the event (JSON text).
-    pub(crate) fn run(&mut self, script: &ActionScript, event: &str) -> ActionRun {
-        let started = Instant::now();
-        let deadline = started + self.limits.timeout;
-        let outcome = self.run_until(script, event, deadline);
-        let duration = started.elapsed();
-        let outcome = match outcome {
+    /// Runs `script` with the event (JSON text) until `deadline` at the latest.
+    pub(crate) fn run(
+        &mut self,
+        script: &ActionScript,
+        event: &str,
+        deadline: Instant,
+    ) -> ActionOutcome {
+        match self.run_until(script, event, deadline) {
             Ok(value) => ActionOutcome::Returned(value),
             Err(stopped) => {
                 // A limit or a crash may leave the runtime in any state.
                 self.loaded.remove(&script.key);
                 stopped.into_outcome()
             }
-        };
-        ActionRun { outcome, duration }
+        }
     }
 
     fn run_until(

@@ -91,8 +91,14 @@ pub struct ActionSettings {
     pub timeout_ms: u64,
     /// Memory one run's runtime may allocate, in bytes.
     pub memory_limit_bytes: usize,
-    /// Threads running actions; 0 means one per core (at least 2).
+    /// Threads running actions; 0 means one per core (at least 4).
     pub workers: usize,
+    /// Threads one environment's runs may hold at once; 0 means half of
+    /// the workers (at least 1).
+    pub workers_per_environment: usize,
+    /// Threads stuck in a native call past their deadline that may be
+    /// abandoned (and replaced) at once; 0 means as many as the workers.
+    pub abandoned_threads: usize,
     /// Seconds a node remembers each environment's actions for the token
     /// path (0: read the store every time; changes made on this node apply at once).
     pub cache_ttl_seconds: i64,
@@ -419,6 +425,15 @@ impl Settings {
         if self.actions.workers > 256 {
             return bad("actions.workers", "must be from 0 to 256".into());
         }
+        if self.actions.workers_per_environment > self.action_workers() {
+            return bad(
+                "actions.workers_per_environment",
+                "must be from 0 to actions.workers".into(),
+            );
+        }
+        if self.actions.abandoned_threads > 256 {
+            return bad("actions.abandoned_threads", "must be from 0 to 256".into());
+        }
         if !(0..=86_400).contains(&self.actions.cache_ttl_seconds) {
             return bad(
                 "actions.cache_ttl_seconds",
@@ -481,15 +496,35 @@ impl Settings {
         }
     }
 
-    /// Threads running actions: the configured number, or one per core (at least 2).
+    /// Threads running actions: the configured number, or one per core (at least 4).
     #[must_use]
     pub fn action_workers(&self) -> usize {
         if self.actions.workers > 0 {
             return self.actions.workers;
         }
         std::thread::available_parallelism()
-            .map_or(2, std::num::NonZeroUsize::get)
-            .max(2)
+            .map_or(4, std::num::NonZeroUsize::get)
+            .max(4)
+    }
+
+    /// Threads one environment's action runs may hold at once: the
+    /// configured number, or half of the workers (at least 1).
+    #[must_use]
+    pub fn action_workers_per_environment(&self) -> usize {
+        match self.actions.workers_per_environment {
+            0 => (self.action_workers() / 2).max(1),
+            configured => configured,
+        }
+    }
+
+    /// Action threads that may be abandoned at once: the configured number,
+    /// or as many as the workers.
+    #[must_use]
+    pub fn action_abandoned_threads(&self) -> usize {
+        match self.actions.abandoned_threads {
+            0 => self.action_workers(),
+            configured => configured,
+        }
     }
 
     /// The janitor's policy.
@@ -566,7 +601,37 @@ fn offending_key(message: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{offending_key, variable};
+    use super::{Settings, offending_key, variable};
+
+    #[test]
+    fn action_thread_settings_derive_from_the_workers_and_are_checked() {
+        let mut settings = Settings::load(None).expect("defaults load");
+        settings.actions.workers = 6;
+        assert_eq!(settings.action_workers_per_environment(), 3);
+        assert_eq!(settings.action_abandoned_threads(), 6);
+        settings.actions.workers = 1;
+        assert_eq!(settings.action_workers_per_environment(), 1);
+        settings.actions.workers_per_environment = 2;
+        let error = settings.check().expect_err("more than the workers");
+        assert!(
+            error
+                .to_string()
+                .contains("PORTCULLIS_ACTIONS__WORKERS_PER_ENVIRONMENT"),
+            "{error}"
+        );
+        settings.actions.workers = 0;
+        assert!(settings.action_workers() >= 4);
+        settings.check().expect("two of at least four");
+        assert_eq!(settings.action_workers_per_environment(), 2);
+        settings.actions.abandoned_threads = 257;
+        let error = settings.check().expect_err("over 256");
+        assert!(
+            error
+                .to_string()
+                .contains("PORTCULLIS_ACTIONS__ABANDONED_THREADS"),
+            "{error}"
+        );
+    }
 
     #[test]
     fn errors_name_the_offending_key() {

@@ -198,6 +198,8 @@ pub fn wire(
             timeout: Duration::from_millis(settings.actions.timeout_ms),
             memory_limit_bytes: settings.actions.memory_limit_bytes,
             workers: settings.action_workers(),
+            workers_per_environment: settings.action_workers_per_environment(),
+            abandoned: settings.action_abandoned_threads(),
             ..JsLimits::default()
         })
         .map_err(|e| StartError(e.to_string()))?,

@@ -303,6 +303,7 @@ impl<U: UnitOfWork> ActionEngine<U> {
         payload.insert("scopes".into(), Value::from(event.scopes));
         payload.insert("claims".into(), Value::Object(claims.clone()));
         let script = ActionScript {
+            environment,
             key: action.version_key(),
             code: Arc::from(action.code.as_str()),
         };
@@ -420,6 +421,7 @@ mod tests {
                             && event["resource_server"]["identifier"] == "https://api"
                             && event["scopes"] == json!(["read"])
                             && script.key == action(true).version_key()
+                            && script.environment == env()
                     })
                     .returning(move |_, _| ActionRun {
                         outcome: outcome.clone(),

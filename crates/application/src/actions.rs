@@ -241,9 +241,17 @@ impl<U: UnitOfWork> ActionService<U> {
     }
 
     /// Checks code with the runner, recording the engine's message (and line).
-    async fn check_code(&self, code: Option<&ActionCode>, violations: &mut Vec<FieldViolation>) {
+    async fn check_code(
+        &self,
+        actor: &Actor,
+        code: Option<&ActionCode>,
+        violations: &mut Vec<FieldViolation>,
+    ) {
         if let Some(code) = code
-            && let Err(error) = self.runner.check(code.as_str()).await
+            && let Err(error) = self
+                .runner
+                .check(actor.environment_id(), code.as_str())
+                .await
         {
             violations.push(FieldViolation::new("code", "code_does_not_compile", error));
         }
@@ -280,7 +288,7 @@ impl<U: UnitOfWork> ActionService<U> {
                 None
             }
         };
-        self.check_code(code.as_ref(), &mut violations).await;
+        self.check_code(actor, code.as_ref(), &mut violations).await;
         let (Some(name), Some(trigger), Some(code), true) =
             (name, trigger, code, violations.is_empty())
         else {
@@ -370,7 +378,7 @@ impl<U: UnitOfWork> ActionService<U> {
             .code
             .as_deref()
             .and_then(|raw| parse_code(raw, &mut violations));
-        self.check_code(code.as_ref(), &mut violations).await;
+        self.check_code(actor, code.as_ref(), &mut violations).await;
         if !violations.is_empty() {
             return Err(UpdateActionError::Invalid(violations));
         }
@@ -492,7 +500,7 @@ mod tests {
 
     fn accepting() -> MockActionRunner {
         let mut runner = MockActionRunner::new();
-        runner.expect_check().returning(|_| Ok(()));
+        runner.expect_check().returning(|_, _| Ok(()));
         runner
     }
 
@@ -564,9 +572,9 @@ mod tests {
         let mut runner = MockActionRunner::new();
         runner
             .expect_check()
-            .withf(|code| code == SEED)
+            .withf(|environment, code| *environment == actor().environment_id() && code == SEED)
             .times(1)
-            .returning(|_| Ok(()));
+            .returning(|_, _| Ok(()));
         let (service, uow, memo) = service(tx, runner);
         remembered(&memo);
         let action = service
@@ -592,7 +600,7 @@ mod tests {
     #[tokio::test]
     async fn code_that_does_not_compile_is_refused_with_the_engine_message() {
         let mut runner = MockActionRunner::new();
-        runner.expect_check().returning(|_| {
+        runner.expect_check().returning(|_, _| {
             Err(EngineError {
                 message: "SyntaxError: unexpected token in expression: '}' (line 3)".into(),
                 line: Some(3),
@@ -695,7 +703,7 @@ mod tests {
             .times(1)
             .returning(|_| Ok(()));
         let mut runner = MockActionRunner::new();
-        runner.expect_check().times(1).returning(|_| Ok(()));
+        runner.expect_check().times(1).returning(|_, _| Ok(()));
         let (service, _, memo) = service(tx, runner);
         remembered(&memo);
         let updated = service

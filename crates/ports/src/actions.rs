@@ -2,19 +2,27 @@
 //! (`actions`) inside a sandbox with hard limits. The adapter owns the
 //! engine, its threads and its limits; the core hands it code and an event
 //! and gets back an outcome, never an engine error type. A run never
-//! panics, never blocks the async workers and always ends: an infinite
-//! loop, a memory bomb, a deep recursion or a promise that never settles
-//! each become an [`ActionOutcome`].
+//! panics, never blocks the async workers and is always answered by its
+//! wall-time limit, counted from the call: an infinite loop, a single
+//! native call that never returns to the interpreter, a memory bomb, a deep
+//! recursion, a promise that never settles or a wait for a free runner each
+//! become an [`ActionOutcome`].
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use portcullis_domain::EnvironmentId;
 use serde_json::Value;
 
-/// Code to run, with the key under which the adapter may keep it compiled.
+/// Code to run, with the key under which the adapter may keep it compiled
+/// and the environment it belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActionScript {
+    /// The environment whose action this is: the adapter serves
+    /// environments fairly, so that one environment's slow runs never hold
+    /// every runner.
+    pub environment: EnvironmentId,
     /// Identifies this version of the code (the action's id and
     /// `updated_at`): the same key MUST always come with the same code, so
     /// that the adapter may reuse what it compiled for it.
@@ -48,8 +56,9 @@ pub enum ActionOutcome {
     /// value that is not JSON, a module that does not load, the runner
     /// being unavailable.
     Failed(String),
-    /// The wall-time limit ended the run, or the returned promise can never
-    /// settle.
+    /// The wall-time limit (counted from the call, waiting for a runner
+    /// included) ended the run or came before it could start, or the
+    /// returned promise can never settle.
     Timeout,
     /// The memory limit ended the run.
     Memory,
@@ -60,7 +69,8 @@ pub enum ActionOutcome {
 pub struct ActionRun {
     /// How it ended.
     pub outcome: ActionOutcome,
-    /// Time spent in the engine (compiling when needed, then running).
+    /// Time from the call to the answer: waiting for a runner, compiling
+    /// when needed, then running.
     pub duration: Duration,
 }
 
@@ -68,16 +78,22 @@ pub struct ActionRun {
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait ActionRunner: Send + Sync + 'static {
-    /// Checks that `code` is an ES module that compiles, evaluates within
-    /// the limits and whose default export is a function.
+    /// Checks that `code`, to be stored in `environment`, is an ES module
+    /// that compiles, evaluates within the limits and whose default export
+    /// is a function. MUST answer within the wall-time limit counted from
+    /// the call, and serve environments fairly as [`ActionRunner::run`] does.
     ///
     /// # Errors
     /// MUST return [`ActionCodeError`] with the engine's message (and the
     /// line when the engine gives one) for any other code.
-    async fn check(&self, code: &str) -> Result<(), ActionCodeError>;
+    async fn check(&self, environment: EnvironmentId, code: &str) -> Result<(), ActionCodeError>;
 
     /// Calls the default export of `script` with `event` (a JSON object)
     /// under the wall-time and memory limits. MUST NOT block the calling
-    /// async worker, and MUST let other runs proceed while this one runs.
+    /// async worker, MUST let other runs proceed while this one runs, MUST
+    /// answer by the wall-time limit counted from this call (waiting for a
+    /// runner included; [`ActionOutcome::Timeout`] when it ends there)
+    /// whatever the code does, and MUST NOT let one environment's runs
+    /// delay another environment's past that limit.
     async fn run(&self, script: ActionScript, event: Value) -> ActionRun;
 }
