@@ -376,7 +376,10 @@ async fn a_slow_receiver_with_a_backlog_holds_only_its_own_slots(store: Store) {
     let response = app
         .client
         .post(format!("{staging}/oauth/token"))
-        .basic_auth("staging-client", Some("staging-secret-staging-secret-staging"))
+        .basic_auth(
+            "staging-client",
+            Some("staging-secret-staging-secret-staging"),
+        )
         .form(&[("grant_type", "client_credentials")])
         .send()
         .await
@@ -424,7 +427,9 @@ async fn a_slow_receiver_with_a_backlog_holds_only_its_own_slots(store: Store) {
         2,
         "the slow webhook never held more than its two slots"
     );
-    eprintln!("staging event delivered {waited:?} after it was created, beside a backlog of 10 held");
+    eprintln!(
+        "staging event delivered {waited:?} after it was created, beside a backlog of 10 held"
+    );
     receiver.stop().await;
 }
 
