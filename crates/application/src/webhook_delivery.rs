@@ -574,7 +574,7 @@ mod tests {
             let seen = Arc::clone(&seen);
             async move {
                 for _ in 0..500 {
-                    if seen.lock().unwrap().iter().skip(from).any(|l| check(l)) {
+                    if seen.lock().unwrap().iter().skip(from).any(&check) {
                         return true;
                     }
                     tokio::time::sleep(Duration::from_millis(10)).await;

@@ -87,7 +87,7 @@ fn taken(claimed: &[ClaimedDelivery]) -> Vec<(u64, u64)> {
     let mut pairs: Vec<(u64, u64)> = claimed
         .iter()
         .map(|d| {
-            let n = |u: ulid::Ulid| (0..1000u64).find(|n| ulid(*n) == u).expect("a test id");
+            let n = |u: ulid::Ulid| (0..1000u64).find(|n| ulid(*n) == u).unwrap();
             (n(d.webhook_id.as_ulid()), n(d.event_id.as_ulid()))
         })
         .collect();
