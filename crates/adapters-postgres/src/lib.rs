@@ -17,6 +17,7 @@
 //! fresh migrated database of either backend.
 #![deny(missing_docs)]
 
+mod breaker;
 mod changes;
 mod conn;
 mod error;
@@ -40,6 +41,7 @@ use portcullis_ports::store::StoreError;
 
 pub use crate::changes::{ChangeListener, ListenerConfig};
 
+use crate::breaker::Breaker;
 use crate::conn::{ConnectError, Manager, SqlitePragmas, Target};
 
 /// Where the store lives and how many connections it may hold.
@@ -50,20 +52,32 @@ pub struct StoreConfig {
     pub url: String,
     /// Largest number of pooled connections; SQLite uses at most 4.
     pub pool_size: u32,
-    /// How long to wait for a connection, when connecting and when taking
-    /// one from the pool.
+    /// How long to wait for a new connection (libpq's `connect_timeout`,
+    /// and the first connection at start), and for a pooled connection
+    /// another call holds.
     pub connect_timeout: Duration,
+    /// How long a call waits for the pool to hand it a connection it must
+    /// open (no idle one): past it the call fails with
+    /// `StoreError::Unavailable` and the circuit breaker opens.
+    pub checkout_timeout: Duration,
+    /// How long the circuit breaker refuses calls at once after a call
+    /// could not get a connection, before letting one through to try
+    /// again; zero turns the breaker off.
+    pub circuit_open: Duration,
 }
 
 impl StoreConfig {
     /// A configuration for `url` with the application's defaults: 8
-    /// connections and a 5-second connect timeout.
+    /// connections, a 5-second connect timeout, a 1-second checkout
+    /// timeout and a 1-second open circuit.
     #[must_use]
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
             pool_size: 8,
             connect_timeout: Duration::from_secs(5),
+            checkout_timeout: Duration::from_secs(1),
+            circuit_open: Duration::from_secs(1),
         }
     }
 }
@@ -74,6 +88,8 @@ impl fmt::Debug for StoreConfig {
             .field("url", &redact_password(&self.url))
             .field("pool_size", &self.pool_size)
             .field("connect_timeout", &self.connect_timeout)
+            .field("checkout_timeout", &self.checkout_timeout)
+            .field("circuit_open", &self.circuit_open)
             .finish()
     }
 }
@@ -130,7 +146,12 @@ pub struct DieselStore {
     /// as a future on the async runtime, so the blocking pool never holds
     /// more threads than there are connections to use.
     permits: Arc<Semaphore>,
+    /// The longest wait for a permit (another call's connection).
     wait: Duration,
+    /// The longest wait for the pool to open a connection.
+    checkout: Duration,
+    /// Refuses calls at once while the database is known to be unreachable.
+    breaker: Arc<Breaker>,
     /// The PostgreSQL URL the change listener connects to.
     listen_url: Option<String>,
 }
@@ -212,10 +233,14 @@ impl DieselStore {
             Backend::Postgres => config.pool_size.max(1),
             Backend::Sqlite => config.pool_size.clamp(1, SQLITE_POOL_MAX),
         };
+        let checkout = config.checkout_timeout.max(Duration::from_millis(1));
         let pool = Pool::builder()
             .max_size(max_size)
             .min_idle(Some(1))
-            .connection_timeout(config.connect_timeout.max(Duration::from_millis(1)))
+            // The default wait of `get()`, and twice the longest pause
+            // between the pool's attempts to reconnect in the background:
+            // after an outage it reconnects within half the checkout timeout.
+            .connection_timeout(checkout)
             // Pinging on every check-out costs a round trip per request;
             // connections are checked after a failed unit of work instead
             // (see `conn::PooledConn`).
@@ -229,6 +254,13 @@ impl DieselStore {
             backend,
             permits: Arc::new(Semaphore::new(usize::try_from(max_size).unwrap_or(1))),
             wait: config.connect_timeout.max(Duration::from_millis(1)),
+            checkout,
+            breaker: Arc::new(Breaker::new(
+                config.circuit_open,
+                // A probe reports within the checkout timeout; this only
+                // guards against one that never does.
+                checkout.saturating_mul(2) + Duration::from_secs(1),
+            )),
             listen_url,
         })
     }
@@ -245,7 +277,7 @@ impl DieselStore {
     pub fn run_migrations(&self) -> Result<usize, StoreError> {
         let mut pooled = self
             .pool
-            .get()
+            .get_timeout(self.wait)
             .map_err(|err| StoreError::Unavailable(Box::new(err)))?;
         let applied = migrate::run_pending(&mut pooled.conn);
         pooled.suspect = applied.is_err();

@@ -116,6 +116,8 @@ impl TestDatabase {
             url: self.url.clone(),
             pool_size: 4,
             connect_timeout: Duration::from_secs(5),
+            checkout_timeout: Duration::from_secs(5),
+            circuit_open: Duration::from_secs(1),
         };
         DieselStore::connect(&config)
             .unwrap_or_else(|err| panic!("cannot connect to {}: {err:?}", self.url))

@@ -5,6 +5,7 @@
 //! I/O other than its own statements while it holds row locks.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use async_trait::async_trait;
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
@@ -13,6 +14,7 @@ use diesel::result::Error;
 use portcullis_ports::store::{StoreError, Tx, UnitOfWork};
 
 use crate::DieselStore;
+use crate::breaker::{Admission, Breaker};
 use crate::conn::AnyConnection;
 use crate::error::from_diesel;
 use crate::repos::DbTx;
@@ -70,6 +72,11 @@ fn in_transaction<T, E>(
 impl DieselStore {
     /// Runs `job` on a pooled connection on tokio's blocking pool. A job that
     /// fails marks its connection suspect, so the pool checks it before reuse.
+    ///
+    /// While the database is known to be unreachable (the circuit breaker is
+    /// open, see `breaker.rs`) the call is refused at once, and so are the
+    /// calls waiting for a connection when it opens. A call that cannot get
+    /// a connection within the checkout timeout opens it.
     async fn with_conn<T, E>(
         &self,
         job: impl FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
@@ -78,12 +85,21 @@ impl DieselStore {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        let permit = match tokio::time::timeout(
-            self.wait,
-            Arc::clone(&self.permits).acquire_owned(),
-        )
-        .await
-        {
+        let refused =
+            |breaker: &Breaker| E::from(StoreError::Unavailable(Box::new(breaker.refusal())));
+        let opened = self.breaker.opened.notified();
+        tokio::pin!(opened);
+        // Registered before the check: an opening after it still wakes us.
+        opened.as_mut().enable();
+        if self.breaker.refuses(Instant::now()) {
+            return Err(refused(&self.breaker));
+        }
+        let waited = tokio::select! {
+            biased;
+            () = &mut opened => return Err(refused(&self.breaker)),
+            waited = tokio::time::timeout(self.wait, Arc::clone(&self.permits).acquire_owned()) => waited,
+        };
+        let permit = match waited {
             Ok(Ok(permit)) => permit,
             Ok(Err(closed)) => return Err(E::from(StoreError::Backend(Box::new(closed)))),
             Err(elapsed) => {
@@ -92,12 +108,28 @@ impl DieselStore {
             }
         };
         let pool = self.pool.clone();
+        let breaker = Arc::clone(&self.breaker);
+        let checkout = self.checkout;
         let task = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            let mut pooled = pool.get().map_err(|err| {
-                tracing::warn!(error = %err, "no database connection");
-                E::from(StoreError::Unavailable(Box::new(err)))
-            })?;
+            // Taken here, where nothing can cancel the call before it reports.
+            let admission = breaker.admit(Instant::now());
+            if admission == Admission::Refuse {
+                return Err(refused(&breaker));
+            }
+            let mut pooled = match pool.get_timeout(checkout) {
+                Ok(pooled) => {
+                    if admission == Admission::Probe {
+                        breaker.connected();
+                    }
+                    pooled
+                }
+                Err(err) => {
+                    breaker.failed(Instant::now());
+                    tracing::warn!(error = %err, "no database connection");
+                    return Err(E::from(StoreError::Unavailable(Box::new(err))));
+                }
+            };
             let result = job(&mut pooled.conn);
             pooled.suspect = result.is_err();
             result

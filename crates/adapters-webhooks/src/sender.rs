@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use portcullis_domain::webhook::is_private_address;
+use portcullis_domain::webhook::address::refusal;
 use portcullis_ports::webhooks::{OutgoingWebhook, SendReport, WebhookSender};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use secrecy::ExposeSecret as _;
@@ -29,8 +29,9 @@ pub struct SenderConfig {
 pub struct SenderError(#[source] reqwest::Error);
 
 /// Resolves names with the system resolver, then keeps only the addresses
-/// the private-address guard allows: the check applies to the address
-/// actually connected to, so a public name pointing at 127.0.0.1 fails.
+/// the domain's guard ([`refusal`]) allows: the check applies to the address
+/// actually connected to, so a public name pointing at 127.0.0.1 (or at
+/// `64:ff9b::7f00:1`, `2002:7f00:1::1`, 198.18.0.1, ...) fails.
 #[derive(Debug)]
 struct GuardedResolver;
 
@@ -40,13 +41,21 @@ impl Resolve for GuardedResolver {
         Box::pin(async move {
             let resolved: Vec<SocketAddr> =
                 tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let mut first_refusal = None;
             let public: Vec<SocketAddr> = resolved
                 .into_iter()
-                .filter(|addr| !is_private_address(addr.ip()))
+                .filter(|addr| match refusal(addr.ip()) {
+                    None => true,
+                    Some(refused) => {
+                        first_refusal.get_or_insert(refused);
+                        false
+                    }
+                })
                 .collect();
             if public.is_empty() {
+                let why = first_refusal.map_or_else(|| "no address".to_owned(), |r| r.to_string());
                 return Err(format!(
-                    "{host} resolves only to private, loopback or link-local addresses"
+                    "{host} resolves only to private, loopback, reserved or otherwise not globally reachable addresses ({why})"
                 )
                 .into());
             }
@@ -101,9 +110,7 @@ impl HttpWebhookSender {
             Some(Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
             _ => None,
         };
-        literal
-            .filter(|ip| is_private_address(*ip))
-            .map(|ip| format!("{ip} is a private, loopback or link-local address"))
+        literal.and_then(refusal).map(|refused| refused.to_string())
     }
 }
 
@@ -226,10 +233,70 @@ mod tests {
             assert!(!report.succeeded());
             assert!(report.error.is_some(), "{url}");
         }
+        // Issue 14: refused before any connection, naming the block.
+        for (url, block) in [
+            ("https://[::127.0.0.1]/", "::/96"),
+            ("https://[64:ff9b::7f00:1]/", "64:ff9b::/96"),
+            ("https://[2002:7f00:1::1]/", "2002::/16"),
+            ("https://198.18.0.1/", "198.18.0.0/15"),
+            ("https://240.0.0.1/", "240.0.0.0/4"),
+        ] {
+            let report = strict.send(request(url)).await;
+            assert_eq!(report.status_code, None, "{url}");
+            assert_eq!(report.duration_ms, 0, "{url}: no connection tried");
+            let error = report.error.unwrap();
+            assert!(
+                error.contains("not a globally reachable address") && error.contains(block),
+                "{url}: {error}"
+            );
+        }
         // `localhost` is a name: the resolver sees 127.0.0.1 / ::1 and drops them.
         let report = strict.send(request("https://localhost:1/")).await;
         let error = report.error.unwrap();
         assert!(error.contains("private"), "{error}");
+    }
+
+    async fn resolve(host: &str) -> Result<Vec<SocketAddr>, String> {
+        let name: Name = host.parse().unwrap();
+        GuardedResolver
+            .resolve(name)
+            .await
+            .map(Iterator::collect)
+            .map_err(|e| e.to_string())
+    }
+
+    #[tokio::test]
+    async fn the_resolver_drops_every_address_that_is_not_globally_reachable() {
+        // The system resolver answers an address literal with itself, so
+        // these stand for names whose DNS records hold such addresses.
+        for (host, block) in [
+            ("::127.0.0.1", "::/96"),
+            ("64:ff9b::7f00:1", "64:ff9b::/96"),
+            ("64:ff9b:1::808:808", "64:ff9b:1::/48"),
+            ("2002:7f00:1::1", "2002::/16"),
+            ("2001:0:4136:e378:8000:63bf:80ff:fffe", "2001::/32"),
+            ("::ffff:127.0.0.1", "::ffff:0.0.0.0/96"),
+            ("198.18.0.1", "198.18.0.0/15"),
+            ("240.0.0.1", "240.0.0.0/4"),
+            ("192.0.2.1", "192.0.2.0/24"),
+            ("localhost", "Loopback"),
+        ] {
+            let error = resolve(host).await.unwrap_err();
+            assert!(
+                error.contains("not globally reachable") && error.contains(block),
+                "{host}: {error}"
+            );
+        }
+        for host in [
+            "8.8.8.8",
+            "64:ff9b::808:808",
+            "2002:808:808::1",
+            "2606:4700::1111",
+        ] {
+            let addrs = resolve(host).await.unwrap();
+            assert_eq!(addrs.len(), 1, "{host}");
+            assert_eq!(addrs[0].ip(), host.parse::<IpAddr>().unwrap());
+        }
     }
 
     #[tokio::test]

@@ -134,6 +134,10 @@ pub struct WebhookSettings {
     pub request_timeout_ms: u64,
     /// Deliveries in flight at most per server process.
     pub concurrency: usize,
+    /// Of which one webhook may hold at most this many.
+    pub concurrency_per_webhook: u32,
+    /// Of which one environment may hold at most this many.
+    pub concurrency_per_environment: u32,
     /// Wait between polls of the outbox when nothing is due.
     pub poll_interval_ms: u64,
 }
@@ -168,8 +172,12 @@ pub struct DatabaseSettings {
     pub url: String,
     /// Pooled connections (SQLite uses at most 4).
     pub pool_size: u32,
-    /// Seconds to wait for a connection.
+    /// Seconds to wait for a new connection, and for one another call holds.
     pub connect_timeout_seconds: u64,
+    /// Milliseconds a store call waits for the pool to open a connection.
+    pub checkout_timeout_ms: u64,
+    /// Milliseconds store calls are refused at once after one could not get a connection; 0: off.
+    pub circuit_open_ms: u64,
     /// Apply pending migrations when serving.
     pub run_migrations: bool,
     /// PostgreSQL: milliseconds between two reads of the changes other nodes
@@ -390,6 +398,17 @@ impl Settings {
         if !(1..=1024).contains(&hooks.concurrency) {
             return bad("webhooks.concurrency", "must be from 1 to 1024".into());
         }
+        for (key, value) in [
+            ("concurrency_per_webhook", hooks.concurrency_per_webhook),
+            (
+                "concurrency_per_environment",
+                hooks.concurrency_per_environment,
+            ),
+        ] {
+            if !(1..=1024).contains(&value) {
+                return bad(&format!("webhooks.{key}"), "must be from 1 to 1024".into());
+            }
+        }
         if !(10..=60_000).contains(&hooks.poll_interval_ms) {
             return bad(
                 "webhooks.poll_interval_ms",
@@ -466,6 +485,18 @@ impl Settings {
         }
         if self.database.pool_size == 0 {
             return bad("database.pool_size", "must be at least 1".into());
+        }
+        if !(10..=60_000).contains(&self.database.checkout_timeout_ms) {
+            return bad(
+                "database.checkout_timeout_ms",
+                "must be from 10 to 60000".into(),
+            );
+        }
+        if self.database.circuit_open_ms > 60_000 {
+            return bad(
+                "database.circuit_open_ms",
+                "must be from 0 (off) to 60000".into(),
+            );
         }
         if !self.database.url.is_empty()
             && !["postgres://", "postgresql://", "sqlite:"]

@@ -89,6 +89,8 @@ pub fn open_store(settings: &Settings) -> Result<DieselStore, StartError> {
         url: settings.database_url(),
         pool_size: settings.database.pool_size,
         connect_timeout: Duration::from_secs(settings.database.connect_timeout_seconds),
+        checkout_timeout: Duration::from_millis(settings.database.checkout_timeout_ms),
+        circuit_open: Duration::from_millis(settings.database.circuit_open_ms),
     };
     DieselStore::connect(&config)
         .map_err(|e| StartError(format!("cannot open the store: {}", error_chain(&e))))
@@ -356,6 +358,8 @@ fn delivery_worker(
     .map_err(|e| StartError(error_chain(&e)))?;
     let policy = DeliveryPolicy {
         concurrency: hooks.concurrency,
+        per_webhook: hooks.concurrency_per_webhook,
+        per_environment: hooks.concurrency_per_environment,
         poll_interval: Duration::from_millis(hooks.poll_interval_ms),
         // Longer than any request, so that only a dead worker's lease runs out.
         lease: timeout * 2 + Duration::from_secs(1),

@@ -8,7 +8,11 @@
 //!   and then the delivery is simply due again: at least once, nothing lost.
 //! - **Send**: outside any transaction, each delivery in its own task,
 //!   at most `concurrency` at a time; the worker claims only as many as it
-//!   has free slots, so a slow receiver holds one slot, never the others.
+//!   has free slots, and tells the claim how many it already has in flight
+//!   per webhook and per environment, so that one webhook holds at most
+//!   `per_webhook` slots and one environment at most `per_environment`: a
+//!   slow receiver with a backlog delays its own deliveries, not the
+//!   others' (the claim shares free slots among due webhooks in turns).
 //! - **Record**: a second short transaction stores the attempt and moves the
 //!   delivery on: succeeded, due again after an exponential backoff with
 //!   jitter, or failed once the retry horizon is reached.
@@ -16,12 +20,13 @@
 //! The worker never stops on a store failure: it logs and tries again after
 //! the poll interval.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use portcullis_domain::webhook::{DeliveryAttempt, DeliveryOutcome, retry_delay_ms};
-use portcullis_domain::{DeliveryAttemptId, Timestamp};
-use portcullis_ports::store::{ClaimedDelivery, StoreError, UnitOfWork};
+use portcullis_domain::{DeliveryAttemptId, EnvironmentId, Timestamp, WebhookId};
+use portcullis_ports::store::{ClaimLimits, ClaimedDelivery, StoreError, UnitOfWork};
 use portcullis_ports::webhooks::{OutgoingWebhook, SendReport, WebhookSender};
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -34,6 +39,10 @@ use crate::Ports;
 pub struct DeliveryPolicy {
     /// Deliveries in flight at most.
     pub concurrency: usize,
+    /// Deliveries in flight at most for one webhook.
+    pub per_webhook: u32,
+    /// Deliveries in flight at most for one environment.
+    pub per_environment: u32,
     /// Wait between polls when nothing is due (or the store failed).
     pub poll_interval: Duration,
     /// How long a claimed delivery stays away from other workers; must
@@ -50,12 +59,67 @@ pub struct DeliveryPolicy {
 /// A number in `[0, 1)` for the jitter of each retry delay.
 pub type Jitter = Arc<dyn Fn() -> f64 + Send + Sync>;
 
+/// Deliveries in flight, per webhook and per environment.
+#[derive(Debug, Default)]
+struct InFlight {
+    webhooks: HashMap<WebhookId, u32>,
+    environments: HashMap<EnvironmentId, u32>,
+}
+
+fn decrement<K: std::hash::Hash + Eq>(counts: &mut HashMap<K, u32>, key: K) {
+    if let Some(count) = counts.get_mut(&key) {
+        *count = count.saturating_sub(1);
+        if *count == 0 {
+            counts.remove(&key);
+        }
+    }
+}
+
+/// Counts one delivery in flight until dropped (also when its task panics).
+struct Holding {
+    in_flight: Arc<Mutex<InFlight>>,
+    webhook: WebhookId,
+    environment: EnvironmentId,
+}
+
+impl Holding {
+    fn new(in_flight: &Arc<Mutex<InFlight>>, delivery: &ClaimedDelivery) -> Self {
+        let mut counts = lock(in_flight);
+        *counts.webhooks.entry(delivery.webhook_id).or_default() += 1;
+        *counts
+            .environments
+            .entry(delivery.environment_id)
+            .or_default() += 1;
+        Self {
+            in_flight: Arc::clone(in_flight),
+            webhook: delivery.webhook_id,
+            environment: delivery.environment_id,
+        }
+    }
+}
+
+impl Drop for Holding {
+    fn drop(&mut self) {
+        let mut counts = lock(&self.in_flight);
+        decrement(&mut counts.webhooks, self.webhook);
+        decrement(&mut counts.environments, self.environment);
+    }
+}
+
+/// The counts are plain numbers: a panic elsewhere cannot leave them half-written.
+fn lock(in_flight: &Mutex<InFlight>) -> std::sync::MutexGuard<'_, InFlight> {
+    in_flight
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Delivers queued webhook events until told to stop.
 pub struct DeliveryWorker<U> {
     ports: Ports<U>,
     sender: Arc<dyn WebhookSender>,
     policy: DeliveryPolicy,
     jitter: Jitter,
+    in_flight: Arc<Mutex<InFlight>>,
 }
 
 impl<U> std::fmt::Debug for DeliveryWorker<U> {
@@ -103,6 +167,7 @@ impl<U: UnitOfWork> DeliveryWorker<U> {
             sender,
             policy,
             jitter,
+            in_flight: Arc::default(),
         }
     }
 
@@ -130,9 +195,11 @@ impl<U: UnitOfWork> DeliveryWorker<U> {
                         let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
                             return;
                         };
+                        let holding = Holding::new(&self.in_flight, &delivery);
                         let worker = Arc::clone(&self);
                         tokio::spawn(async move {
                             worker.deliver(delivery).await;
+                            drop(holding);
                             drop(permit);
                         });
                     }
@@ -164,12 +231,22 @@ impl<U: UnitOfWork> DeliveryWorker<U> {
         tracing::info!(drained = drained.is_ok(), "webhook delivery worker stopped");
     }
 
-    async fn claim(&self, limit: u32) -> Result<Vec<ClaimedDelivery>, StoreError> {
+    async fn claim(&self, free: u32) -> Result<Vec<ClaimedDelivery>, StoreError> {
         let now = self.ports.clock.now();
         let lease_until = plus_millis(now, duration_ms(self.policy.lease));
+        let limits = {
+            let counts = lock(&self.in_flight);
+            ClaimLimits {
+                total: free,
+                per_webhook: self.policy.per_webhook.max(1),
+                per_environment: self.policy.per_environment.max(1),
+                in_flight_webhooks: counts.webhooks.clone(),
+                in_flight_environments: counts.environments.clone(),
+            }
+        };
         self.ports
             .store
-            .transaction(move |tx| tx.claim_deliveries(now, lease_until, limit))
+            .transaction(move |tx| tx.claim_deliveries(now, lease_until, &limits))
             .await
     }
 
@@ -280,14 +357,16 @@ fn unusable_secret() -> SendReport {
 mod tests {
     use super::*;
     use crate::testing::{fixed_ports, now};
+    use portcullis_domain::EventId;
     use portcullis_domain::webhook::EncryptedSigningSecret;
-    use portcullis_domain::{EventId, WebhookId};
     use portcullis_ports::testing::{InlineUow, MockTx};
     use portcullis_ports::webhooks::MockWebhookSender;
 
     fn policy() -> DeliveryPolicy {
         DeliveryPolicy {
             concurrency: 4,
+            per_webhook: 4,
+            per_environment: 4,
             poll_interval: Duration::from_millis(10),
             lease: Duration::from_secs(30),
             initial_backoff_ms: 1000,
@@ -299,6 +378,7 @@ mod tests {
     fn claimed(attempt: u32, queued_at: Timestamp) -> ClaimedDelivery {
         ClaimedDelivery {
             webhook_id: WebhookId::from_ulid(ulid::Ulid::from_parts(1, 1)),
+            environment_id: EnvironmentId::from_ulid(ulid::Ulid::from_parts(3, 3)),
             event_id: EventId::from_ulid(ulid::Ulid::from_parts(2, 2)),
             attempt,
             url: "https://hooks.example.com/".into(),
@@ -425,6 +505,114 @@ mod tests {
         assert!(
             !task.is_finished(),
             "a store outage must not end the worker"
+        );
+        stop.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(2), task)
+            .await
+            .expect("stops promptly")
+            .unwrap();
+    }
+
+    /// A sender that holds every request until the test releases it.
+    struct HeldSender(Arc<Semaphore>);
+
+    // The port is an `async_trait`; this crate does not depend on the macro.
+    impl WebhookSender for HeldSender {
+        fn send<'life0, 'async_trait>(
+            &'life0 self,
+            _request: OutgoingWebhook,
+        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = SendReport> + Send + 'async_trait>>
+        where
+            'life0: 'async_trait,
+            Self: 'async_trait,
+        {
+            Box::pin(async move {
+                let _permit = self.0.acquire().await;
+                SendReport {
+                    status_code: Some(204),
+                    duration_ms: 1,
+                    error: None,
+                }
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn each_claim_is_told_what_each_webhook_and_environment_has_in_flight() {
+        let seen: Arc<Mutex<Vec<ClaimLimits>>> = Arc::default();
+        let mut tx = MockTx::new();
+        let record = Arc::clone(&seen);
+        tx.expect_claim_deliveries().returning(move |_, _, limits| {
+            let mut seen = record.lock().unwrap();
+            seen.push(limits.clone());
+            if seen.len() > 1 {
+                return Ok(Vec::new());
+            }
+            let mut second = claimed(1, now());
+            second.event_id = EventId::from_ulid(ulid::Ulid::from_parts(2, 3));
+            Ok(vec![claimed(1, now()), second])
+        });
+        tx.expect_record_delivery_attempt()
+            .times(2)
+            .returning(|_, _| Ok(()));
+        let release = Arc::new(Semaphore::new(0));
+        let mut policy = policy();
+        policy.per_webhook = 2;
+        policy.per_environment = 3;
+        let worker = Arc::new(DeliveryWorker::new(
+            fixed_ports(InlineUow::new(tx), None),
+            Arc::new(HeldSender(Arc::clone(&release))),
+            policy,
+            Arc::new(|| 0.5),
+        ));
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(Arc::clone(&worker).run(stopped));
+        let webhook = claimed(1, now()).webhook_id;
+        let environment = claimed(1, now()).environment_id;
+        // Whether a claim from the `from`-th on satisfies `check` (within 5 s).
+        let wait_for = |from: usize, check: Box<dyn Fn(&ClaimLimits) -> bool>| {
+            let seen = Arc::clone(&seen);
+            async move {
+                for _ in 0..500 {
+                    if seen.lock().unwrap().iter().skip(from).any(&check) {
+                        return true;
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                false
+            }
+        };
+        assert!(
+            wait_for(
+                1,
+                Box::new(move |l: &ClaimLimits| {
+                    l.total == 2
+                        && l.per_webhook == 2
+                        && l.per_environment == 3
+                        && l.in_flight_webhooks == HashMap::from([(webhook, 2)])
+                        && l.in_flight_environments == HashMap::from([(environment, 2)])
+                })
+            )
+            .await,
+            "the claim after the first must count the two held deliveries: {:?}",
+            seen.lock().unwrap()
+        );
+        let first = seen.lock().unwrap()[0].clone();
+        assert_eq!(first.total, 4);
+        assert!(first.in_flight_webhooks.is_empty() && first.in_flight_environments.is_empty());
+        release.add_permits(2);
+        let calls = seen.lock().unwrap().len();
+        assert!(
+            wait_for(
+                calls,
+                Box::new(move |l: &ClaimLimits| {
+                    l.total == 4
+                        && l.in_flight_webhooks.is_empty()
+                        && l.in_flight_environments.is_empty()
+                })
+            )
+            .await,
+            "finished deliveries no longer count"
         );
         stop.send(true).unwrap();
         tokio::time::timeout(Duration::from_secs(2), task)

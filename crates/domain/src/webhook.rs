@@ -2,11 +2,13 @@
 //! the record of each delivery attempt. The signing secret is held
 //! encrypted; the domain never sees it in clear.
 //!
-//! The private-address guard lives here as pure functions so that the API
-//! (literal hosts, at create/update time) and the delivery adapter (the
-//! resolved address, at send time) apply the same rule.
+//! The private-address guard lives here ([`address`]) as pure functions so
+//! that the API (literal hosts, at create/update time) and the delivery
+//! adapter (the resolved address, at send time) apply the same rule.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+pub mod address;
+
+use std::net::IpAddr;
 
 use url::{Host, Url};
 
@@ -59,46 +61,10 @@ impl WebhookName {
     }
 }
 
-/// Whether an address is one a webhook must not reach unless private
-/// targets are allowed: loopback, private (RFC 1918, unique local),
-/// link-local, carrier-grade NAT, unspecified, broadcast, multicast, and
-/// IPv4 addresses mapped into IPv6 that are any of these.
-#[must_use]
-pub fn is_private_address(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => is_private_v4(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => is_private_v4(v4),
-            None => is_private_v6(v6),
-        },
-    }
-}
-
-fn is_private_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, ..] = ip.octets();
-    ip.is_loopback()
-        || ip.is_private()
-        || ip.is_link_local()
-        || ip.is_unspecified()
-        || ip.is_broadcast()
-        || ip.is_multicast()
-        || a == 0
-        || (a == 100 && (64..128).contains(&b))
-}
-
-fn is_private_v6(ip: Ipv6Addr) -> bool {
-    let first = ip.segments()[0];
-    ip.is_loopback()
-        || ip.is_unspecified()
-        || ip.is_multicast()
-        || (first & 0xfe00) == 0xfc00
-        || (first & 0xffc0) == 0xfe80
-}
-
 /// A webhook's target: an absolute `https` URL with a host, no user info,
 /// no fragment, at most 2048 characters. Unless private targets are
-/// allowed, `http` and hosts that are loopback, private or link-local
-/// literals (or `localhost`) are refused.
+/// allowed, `http`, `localhost` and literal addresses that are not globally
+/// reachable ([`address::refusal`]) are refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WebhookUrl(String);
 
@@ -120,8 +86,12 @@ pub enum WebhookUrlError {
     /// Over 2048 characters.
     #[error("url is longer than 2048 characters")]
     TooLong,
-    /// The host is a loopback, private or link-local address.
-    #[error("url must not point at a loopback, private or link-local address")]
+    /// The host is `localhost` or an address that is not globally
+    /// reachable (loopback, private, link-local, reserved, documentation,
+    /// an IPv6 form carrying such an IPv4 address, ...).
+    #[error(
+        "url must not point at a loopback, private, reserved or otherwise not globally reachable address"
+    )]
     PrivateTarget,
 }
 
@@ -179,8 +149,8 @@ impl WebhookUrl {
 
 fn is_private_host(host: &Host<&str>) -> bool {
     match host {
-        Host::Ipv4(ip) => is_private_address(IpAddr::V4(*ip)),
-        Host::Ipv6(ip) => is_private_address(IpAddr::V6(*ip)),
+        Host::Ipv4(ip) => address::refusal(IpAddr::V4(*ip)).is_some(),
+        Host::Ipv6(ip) => address::refusal(IpAddr::V6(*ip)).is_some(),
         Host::Domain(name) => {
             let name = name.trim_end_matches('.').to_ascii_lowercase();
             name == "localhost" || name.ends_with(".localhost")
@@ -442,6 +412,22 @@ mod tests {
             ("https://app.localhost/", WebhookUrlError::PrivateTarget),
             ("https://0.0.0.0/", WebhookUrlError::PrivateTarget),
             ("https://100.64.0.1/", WebhookUrlError::PrivateTarget),
+            // Issue 14: special-purpose blocks and IPv6 forms carrying a refused IPv4 address.
+            ("https://[::127.0.0.1]/", WebhookUrlError::PrivateTarget),
+            ("https://[64:ff9b::7f00:1]/", WebhookUrlError::PrivateTarget),
+            (
+                "https://[64:ff9b:1::808:808]/",
+                WebhookUrlError::PrivateTarget,
+            ),
+            ("https://[2002:7f00:1::1]/", WebhookUrlError::PrivateTarget),
+            (
+                "https://[2001:0:4136:e378:8000:63bf:80ff:fffe]/",
+                WebhookUrlError::PrivateTarget,
+            ),
+            ("https://198.18.0.1/", WebhookUrlError::PrivateTarget),
+            ("https://240.0.0.1/", WebhookUrlError::PrivateTarget),
+            ("https://192.0.2.1/", WebhookUrlError::PrivateTarget),
+            ("https://[2001:db8::1]/", WebhookUrlError::PrivateTarget),
         ] {
             assert_eq!(WebhookUrl::parse(raw, false), Err(error), "{raw:?}");
         }
@@ -467,9 +453,17 @@ mod tests {
     }
 
     #[test]
-    fn public_addresses_are_not_private() {
-        for ip in ["93.184.216.34", "8.8.8.8", "2606:4700::1111", "172.32.0.1"] {
-            assert!(!is_private_address(ip.parse().unwrap()), "{ip}");
+    fn public_addresses_are_accepted() {
+        for url in [
+            "https://93.184.216.34/",
+            "https://8.8.8.8/",
+            "https://[2606:4700::1111]/",
+            "https://172.32.0.1/",
+            "https://[64:ff9b::808:808]/",
+            "https://[2002:808:808::1]/",
+            "https://[::ffff:8.8.8.8]/",
+        ] {
+            assert!(WebhookUrl::parse(url, false).is_ok(), "{url}");
         }
     }
 

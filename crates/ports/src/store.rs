@@ -1008,6 +1008,8 @@ pub trait WebhookRepo {
 pub struct ClaimedDelivery {
     /// The webhook.
     pub webhook_id: WebhookId,
+    /// The webhook's environment.
+    pub environment_id: EnvironmentId,
     /// The event.
     pub event_id: EventId,
     /// The number of this attempt (1 for the first).
@@ -1024,6 +1026,55 @@ pub struct ClaimedDelivery {
     pub occurred_at: Timestamp,
     /// When the delivery was queued (the retry horizon counts from here).
     pub queued_at: Timestamp,
+}
+
+/// How many deliveries one claim may take: in all, and for each webhook
+/// and each environment counting those the claiming worker already has in
+/// flight, so that one webhook (a slow receiver) or one environment never
+/// holds every delivery slot of a worker.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClaimLimits {
+    /// Deliveries to take at most (the worker's free slots).
+    pub total: u32,
+    /// Deliveries one webhook may have in flight at most.
+    pub per_webhook: u32,
+    /// Deliveries one environment may have in flight at most.
+    pub per_environment: u32,
+    /// Deliveries in flight now, per webhook (absent: none).
+    pub in_flight_webhooks: std::collections::HashMap<WebhookId, u32>,
+    /// Deliveries in flight now, per environment (absent: none).
+    pub in_flight_environments: std::collections::HashMap<EnvironmentId, u32>,
+}
+
+impl ClaimLimits {
+    /// Up to `total` deliveries, with no bound per webhook or environment.
+    #[must_use]
+    pub fn only_total(total: u32) -> Self {
+        Self {
+            total,
+            per_webhook: u32::MAX,
+            per_environment: u32::MAX,
+            ..Self::default()
+        }
+    }
+
+    /// How many more deliveries of `webhook` may be taken.
+    #[must_use]
+    pub fn webhook_room(&self, webhook: WebhookId) -> u32 {
+        let held = self.in_flight_webhooks.get(&webhook).copied().unwrap_or(0);
+        self.per_webhook.saturating_sub(held)
+    }
+
+    /// How many more deliveries of `environment` may be taken.
+    #[must_use]
+    pub fn environment_room(&self, environment: EnvironmentId) -> u32 {
+        let held = self
+            .in_flight_environments
+            .get(&environment)
+            .copied()
+            .unwrap_or(0);
+        self.per_environment.saturating_sub(held)
+    }
 }
 
 /// Removing records nobody needs any more, in bounded batches (several
@@ -1058,10 +1109,13 @@ pub trait RetentionRepo {
 /// The transactional outbox of webhook deliveries and their attempts.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 pub trait DeliveryRepo {
-    /// Takes up to `limit` pending deliveries due at `now` (oldest due
-    /// first) and moves their due time to `lease_until`, so that no other
-    /// worker takes them before this one records the attempt, or, if this
-    /// one dies, before the lease runs out. Rows another transaction holds
+    /// Takes pending deliveries due at `now`, within `limits`, and moves
+    /// their due time to `lease_until`, so that no other worker takes them
+    /// before this one records the attempt, or, if this one dies, before the
+    /// lease runs out. The webhooks with due deliveries share the claim in
+    /// turns (one delivery each per turn, the webhook whose oldest delivery
+    /// is the oldest first), each up to its room and its environment's;
+    /// within a webhook, oldest due first. Rows another transaction holds
     /// are skipped, not waited for (`FOR UPDATE SKIP LOCKED`).
     ///
     /// # Errors
@@ -1070,7 +1124,7 @@ pub trait DeliveryRepo {
         &mut self,
         now: Timestamp,
         lease_until: Timestamp,
-        limit: u32,
+        limits: &ClaimLimits,
     ) -> Result<Vec<ClaimedDelivery>, StoreError>;
     /// Records an attempt and moves its delivery on: due again at
     /// `retry_at` when `Some`, otherwise done (succeeded or failed, as the

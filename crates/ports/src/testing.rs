@@ -187,7 +187,7 @@ mockall::mock! {
         fn list_webhooks(&mut self, environment: EnvironmentId, page: &Keyset) -> Result<Vec<Webhook>, StoreError>;
     }
     impl crate::store::DeliveryRepo for Tx {
-        fn claim_deliveries(&mut self, now: Timestamp, lease_until: Timestamp, limit: u32) -> Result<Vec<crate::store::ClaimedDelivery>, StoreError>;
+        fn claim_deliveries(&mut self, now: Timestamp, lease_until: Timestamp, limits: &crate::store::ClaimLimits) -> Result<Vec<crate::store::ClaimedDelivery>, StoreError>;
         fn record_delivery_attempt(&mut self, attempt: &DeliveryAttempt, retry_at: Option<Timestamp>) -> Result<(), StoreError>;
         fn list_delivery_attempts(&mut self, webhook: WebhookId, page: &Keyset) -> Result<Vec<DeliveryAttempt>, StoreError>;
         fn count_pending_deliveries(&mut self) -> Result<u64, StoreError>;

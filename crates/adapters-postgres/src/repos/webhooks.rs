@@ -9,16 +9,67 @@ use std::collections::{HashMap, HashSet};
 use diesel::prelude::*;
 use portcullis_domain::webhook::{DeliveryAttempt, DeliveryOutcome, Webhook};
 use portcullis_domain::{EnvironmentId, Timestamp, WebhookId};
-use portcullis_ports::store::{ClaimedDelivery, DeliveryRepo, Keyset, StoreError, WebhookRepo};
+use portcullis_ports::store::{
+    ClaimLimits, ClaimedDelivery, DeliveryRepo, Keyset, StoreError, WebhookRepo,
+};
+use time::PrimitiveDateTime;
 
 use super::DbTx;
 use crate::conn::AnyConnection;
+use crate::rows::parse_id;
 use crate::rows::webhook::{
     AttemptRow, ClaimRow, NewWebhookRow, WebhookChangeset, WebhookEventRow, WebhookRow,
 };
 use crate::schema::{
     events, webhook_deliveries, webhook_delivery_attempts, webhook_events, webhooks,
 };
+
+/// A webhook with deliveries due now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct DueWebhook {
+    webhook: WebhookId,
+    environment: EnvironmentId,
+    /// When its oldest due delivery became due.
+    since: Option<PrimitiveDateTime>,
+    /// How many are due.
+    due: u32,
+}
+
+/// How many deliveries of each webhook a claim takes: in turns, one per
+/// webhook per turn, the webhook waiting longest first, each while it has
+/// due deliveries and room (its own and its environment's), until the claim
+/// is full or nobody can take more. A webhook with 40 due deliveries thus
+/// takes no more than its room, and the others their turns.
+fn share_claim(mut waiting: Vec<DueWebhook>, limits: &ClaimLimits) -> Vec<(WebhookId, u32)> {
+    waiting.sort_by_key(|w| (w.since, w.webhook));
+    let mut shares: Vec<u32> = vec![0; waiting.len()];
+    let mut taken_by_environment: HashMap<EnvironmentId, u32> = HashMap::new();
+    let mut left = limits.total;
+    let mut progressed = true;
+    while left > 0 && progressed {
+        progressed = false;
+        for (w, share) in waiting.iter().zip(shares.iter_mut()) {
+            if left == 0 {
+                break;
+            }
+            let environment_taken = taken_by_environment.entry(w.environment).or_default();
+            if *share < w.due.min(limits.webhook_room(w.webhook))
+                && *environment_taken < limits.environment_room(w.environment)
+            {
+                *share += 1;
+                *environment_taken += 1;
+                left -= 1;
+                progressed = true;
+            }
+        }
+    }
+    waiting
+        .iter()
+        .zip(shares)
+        .filter(|(_, share)| *share > 0)
+        .map(|(w, share)| (w.webhook, share))
+        .collect()
+}
 
 impl DbTx<'_> {
     /// The webhooks of `rows` with their subscriptions, read in one query.
@@ -152,31 +203,79 @@ impl DeliveryRepo for DbTx<'_> {
         &mut self,
         now: Timestamp,
         lease_until: Timestamp,
-        limit: u32,
+        limits: &ClaimLimits,
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        if limits.total == 0 {
+            return Ok(Vec::new());
+        }
         let now = now.as_primitive();
-        macro_rules! due {
-            () => {
+        // 1. The webhooks with due deliveries, read without locks: how many
+        //    each has and since when.
+        let due: Vec<(String, Option<String>, Option<PrimitiveDateTime>, i64)> =
+            self.run(|conn| {
                 webhook_deliveries::table
+                    .inner_join(webhooks::table)
                     .filter(webhook_deliveries::status.eq("pending"))
                     .filter(webhook_deliveries::next_attempt_at.le(now))
-                    .order((
-                        webhook_deliveries::next_attempt_at.asc(),
-                        webhook_deliveries::event_id.asc(),
+                    .group_by(webhook_deliveries::webhook_id)
+                    .select((
+                        webhook_deliveries::webhook_id,
+                        // One value per webhook: its environment.
+                        diesel::dsl::min(webhooks::environment_id),
+                        diesel::dsl::min(webhook_deliveries::next_attempt_at),
+                        diesel::dsl::count_star(),
                     ))
-                    .limit(i64::from(limit))
-                    .select((webhook_deliveries::webhook_id, webhook_deliveries::event_id))
-            };
+                    .load(conn)
+            })?;
+        let mut waiting = Vec::with_capacity(due.len());
+        for (webhook, environment, since, count) in due {
+            waiting.push(DueWebhook {
+                webhook: parse_id(
+                    "webhook_deliveries",
+                    "webhook_id",
+                    &webhook,
+                    WebhookId::parse,
+                )?,
+                environment: parse_id(
+                    "webhooks",
+                    "environment_id",
+                    environment.as_deref().unwrap_or_default(),
+                    EnvironmentId::parse,
+                )?,
+                since,
+                due: u32::try_from(count).unwrap_or(u32::MAX),
+            });
         }
-        let keys: Vec<(String, String)> = self.run(|conn| match conn {
-            // Only the outbox rows are locked, and rows another worker holds
-            // are skipped rather than waited for: two servers on one database
-            // never take the same delivery. It only compiles on the inner
-            // connection.
-            AnyConnection::Postgres(pg) => due!().for_update().skip_locked().load(pg),
-            // SQLite write transactions are serial (`BEGIN IMMEDIATE`).
-            AnyConnection::Sqlite(_) => due!().load(conn),
-        })?;
+        // 2. Their shares of the claim; 3. that many of each, oldest first,
+        //    locked (rows another worker holds are skipped).
+        let mut keys: Vec<(String, String)> = Vec::new();
+        for (webhook, share) in share_claim(waiting, limits) {
+            let webhook = webhook.to_string();
+            macro_rules! due {
+                () => {
+                    webhook_deliveries::table
+                        .filter(webhook_deliveries::webhook_id.eq(&webhook))
+                        .filter(webhook_deliveries::status.eq("pending"))
+                        .filter(webhook_deliveries::next_attempt_at.le(now))
+                        .order((
+                            webhook_deliveries::next_attempt_at.asc(),
+                            webhook_deliveries::event_id.asc(),
+                        ))
+                        .limit(i64::from(share))
+                        .select((webhook_deliveries::webhook_id, webhook_deliveries::event_id))
+                };
+            }
+            let taken: Vec<(String, String)> = self.run(|conn| match conn {
+                // Only the outbox rows are locked, and rows another worker
+                // holds are skipped rather than waited for: two servers on one
+                // database never take the same delivery. It only compiles on
+                // the inner connection.
+                AnyConnection::Postgres(pg) => due!().for_update().skip_locked().load(pg),
+                // SQLite write transactions are serial (`BEGIN IMMEDIATE`).
+                AnyConnection::Sqlite(_) => due!().load(conn),
+            })?;
+            keys.extend(taken);
+        }
         if keys.is_empty() {
             return Ok(Vec::new());
         }
@@ -206,6 +305,7 @@ impl DeliveryRepo for DbTx<'_> {
                 .select((
                     webhook_deliveries::webhook_id,
                     webhook_deliveries::event_id,
+                    webhooks::environment_id,
                     webhook_deliveries::attempts,
                     webhook_deliveries::created_at,
                     webhooks::url,
@@ -293,5 +393,87 @@ impl DeliveryRepo for DbTx<'_> {
                 .get_result(conn)
         })?;
         Ok(u64::try_from(count).unwrap_or(0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(n: u64) -> ulid::Ulid {
+        ulid::Ulid::from_parts(n, 0)
+    }
+
+    fn due(webhook: u64, environment: u64, since: i64, due: u32) -> DueWebhook {
+        DueWebhook {
+            webhook: WebhookId::from_ulid(id(webhook)),
+            environment: EnvironmentId::from_ulid(id(environment)),
+            since: Some(Timestamp::from_unix_micros(since).unwrap().as_primitive()),
+            due,
+        }
+    }
+
+    fn limits(total: u32, per_webhook: u32, per_environment: u32) -> ClaimLimits {
+        ClaimLimits {
+            total,
+            per_webhook,
+            per_environment,
+            ..ClaimLimits::default()
+        }
+    }
+
+    fn shares(waiting: Vec<DueWebhook>, limits: &ClaimLimits) -> Vec<(u64, u32)> {
+        share_claim(waiting, limits)
+            .into_iter()
+            .map(|(w, n)| (w.as_ulid().timestamp_ms(), n))
+            .collect()
+    }
+
+    #[test]
+    fn a_busy_webhook_takes_its_room_and_the_others_their_turns() {
+        // Webhook 1 (environment 1) has 40 due since long ago.
+        let waiting = vec![due(1, 1, 0, 40), due(2, 1, 50, 1), due(3, 2, 100, 3)];
+        assert_eq!(
+            shares(waiting.clone(), &limits(16, 4, 8)),
+            [(1, 4), (2, 1), (3, 3)]
+        );
+        // Turns: with 3 slots, each webhook gets one before any gets two.
+        assert_eq!(
+            shares(waiting.clone(), &limits(3, 4, 8)),
+            [(1, 1), (2, 1), (3, 1)]
+        );
+        // The environment bound holds across its webhooks.
+        assert_eq!(shares(waiting, &limits(16, 4, 2)), [(1, 1), (2, 1), (3, 2)]);
+    }
+
+    #[test]
+    fn deliveries_in_flight_count_against_the_room() {
+        let waiting = vec![due(1, 1, 0, 40), due(2, 2, 50, 5)];
+        let mut busy = limits(16, 4, 6);
+        busy.in_flight_webhooks
+            .insert(WebhookId::from_ulid(id(1)), 4);
+        busy.in_flight_environments
+            .insert(EnvironmentId::from_ulid(id(2)), 5);
+        assert_eq!(
+            shares(waiting.clone(), &busy),
+            [(2, 1)],
+            "webhook 1 is full"
+        );
+        busy.in_flight_environments
+            .insert(EnvironmentId::from_ulid(id(2)), 9);
+        assert!(
+            shares(waiting, &busy).is_empty(),
+            "over the bound: no room, no panic"
+        );
+    }
+
+    #[test]
+    fn without_bounds_the_oldest_webhook_comes_first_and_everything_fits() {
+        let waiting = vec![due(2, 1, 50, 2), due(1, 1, 0, 3)];
+        assert_eq!(
+            shares(waiting.clone(), &ClaimLimits::only_total(100)),
+            [(1, 3), (2, 2)]
+        );
+        assert_eq!(shares(waiting, &ClaimLimits::only_total(0)), []);
     }
 }

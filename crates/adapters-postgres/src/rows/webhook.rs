@@ -142,6 +142,7 @@ pub(crate) struct NewDeliveryRow<'a> {
 pub(crate) struct ClaimRow {
     pub(crate) webhook_id: String,
     pub(crate) event_id: String,
+    environment_id: String,
     attempts: i32,
     created_at: PrimitiveDateTime,
     url: String,
@@ -158,6 +159,12 @@ impl ClaimRow {
         Ok(ClaimedDelivery {
             webhook_id: parse_id(T, "webhook_id", &self.webhook_id, WebhookId::parse)?,
             event_id: parse_id(T, "event_id", &self.event_id, EventId::parse)?,
+            environment_id: parse_id(
+                "webhooks",
+                "environment_id",
+                &self.environment_id,
+                EnvironmentId::parse,
+            )?,
             attempt: u32::try_from(self.attempts)
                 .map_err(|e| corrupt(T, "attempts", e))?
                 .saturating_add(1),

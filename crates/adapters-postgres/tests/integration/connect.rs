@@ -45,6 +45,8 @@ fn connect_to_an_unreachable_postgres_reports_libpq_reason_and_creates_no_file()
         url: "postgres://postgres@127.0.0.1:1/x".into(),
         pool_size: 2,
         connect_timeout: Duration::from_secs(2),
+        checkout_timeout: Duration::from_secs(2),
+        circuit_open: Duration::from_secs(1),
     };
     let err = DieselStore::connect(&config).unwrap_err();
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
@@ -180,4 +182,68 @@ async fn the_store_recovers_after_postgres_drops_its_connections() {
     assert!(healed, "still failing after {failures} attempts");
     assert!(failures <= 4, "{failures} failures for a pool of 4");
     store.ping().await.unwrap();
+}
+
+/// Issue 14: while the database refuses connections, only the calls that
+/// find out wait (at most the checkout timeout); the others, and those
+/// queued behind them, are refused at once by the circuit breaker; a probe
+/// after the open period finds the database back and calls go through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_unreachable_database_is_refused_at_once_and_recovered_from() {
+    use std::time::Instant;
+
+    let db = TestDatabase::postgres();
+    let checkout = Duration::from_millis(400);
+    let store = DieselStore::connect(&StoreConfig {
+        url: db.url.clone(),
+        pool_size: 2,
+        connect_timeout: Duration::from_secs(5),
+        checkout_timeout: checkout,
+        circuit_open: Duration::from_millis(800),
+    })
+    .unwrap();
+    store.ping().await.unwrap();
+    db.set_reachable(false);
+
+    // Ten calls at once on a pool of two: none waits much past the checkout timeout.
+    let started = Instant::now();
+    let calls: Vec<_> = (0..10)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let start = Instant::now();
+                let outcome = store.read(|tx| tx.list_environments()).await;
+                (outcome.map(|_| ()), start.elapsed())
+            })
+        })
+        .collect();
+    for call in calls {
+        let (outcome, took) = call.await.unwrap();
+        let err = outcome.expect_err("the database is unreachable");
+        assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+        assert!(
+            took < checkout + Duration::from_millis(600),
+            "a call took {took:?}"
+        );
+    }
+    assert!(started.elapsed() < checkout + Duration::from_millis(800));
+
+    // Open: refused at once, with a reason that says so.
+    let start = Instant::now();
+    let err = store.ping().await.unwrap_err();
+    assert!(
+        start.elapsed() < Duration::from_millis(100),
+        "{:?}",
+        start.elapsed()
+    );
+    let reason = err.source().map(ToString::to_string).unwrap_or_default();
+    assert!(reason.contains("refused for 800 ms"), "{reason}");
+
+    db.set_reachable(true);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while store.ping().await.is_err() {
+        assert!(Instant::now() < deadline, "the store did not recover");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    store.read(|tx| tx.list_environments()).await.unwrap();
 }

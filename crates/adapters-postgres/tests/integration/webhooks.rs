@@ -14,7 +14,7 @@ use portcullis_domain::webhook::{
     WebhookUrl,
 };
 use portcullis_domain::{DeliveryAttemptId, EventId, Timestamp, WebhookId};
-use portcullis_ports::store::{ClaimedDelivery, Keyset, StoreError, UnitOfWork};
+use portcullis_ports::store::{ClaimLimits, ClaimedDelivery, Keyset, StoreError, UnitOfWork};
 
 use crate::support::{at, count, insert_environment, on_both_backends, texts, ulid};
 
@@ -65,9 +65,34 @@ async fn claim(
     limit: u32,
 ) -> Vec<ClaimedDelivery> {
     store
-        .transaction(move |tx| tx.claim_deliveries(now, lease, limit))
+        .transaction(move |tx| tx.claim_deliveries(now, lease, &ClaimLimits::only_total(limit)))
         .await
         .unwrap()
+}
+
+async fn claim_within(
+    store: &DieselStore,
+    now: Timestamp,
+    lease: Timestamp,
+    limits: ClaimLimits,
+) -> Vec<ClaimedDelivery> {
+    store
+        .transaction(move |tx| tx.claim_deliveries(now, lease, &limits))
+        .await
+        .unwrap()
+}
+
+/// `(webhook n, event n)` of each claimed delivery, sorted.
+fn taken(claimed: &[ClaimedDelivery]) -> Vec<(u64, u64)> {
+    let mut pairs: Vec<(u64, u64)> = claimed
+        .iter()
+        .map(|d| {
+            let n = |u: ulid::Ulid| (0..1000u64).find(|n| ulid(*n) == u).unwrap();
+            (n(d.webhook_id.as_ulid()), n(d.event_id.as_ulid()))
+        })
+        .collect();
+    pairs.sort_unstable();
+    pairs
 }
 
 fn attempt(delivery: &ClaimedDelivery, n: u64, outcome: DeliveryOutcome) -> DeliveryAttempt {
@@ -220,6 +245,56 @@ on_both_backends! {
         );
         assert_eq!(listed[0].error.as_deref(), Some("down"));
         assert_eq!(listed[1].status_code, Some(204));
+    }
+}
+
+on_both_backends! {
+    /// Issue 14: one webhook with a backlog (a slow receiver) takes no more
+    /// than its room, one environment no more than its own, counting what
+    /// the worker has in flight; the other webhooks and environments get
+    /// their turns in the same claim; each claimed delivery names its
+    /// environment.
+    async fn a_claim_bounds_each_webhook_and_environment_and_shares_the_rest(db, store) {
+        let env = insert_environment(&store, "default").await;
+        let staging = insert_environment(&store, "staging").await;
+        insert(&store, vec![
+            webhook(&env, 1, &["user.created"], true),
+            webhook(&env, 2, &["role.created"], true),
+            webhook(&staging, 3, &["user.created"], true),
+        ]).await;
+        // 40 for webhook 1, the oldest; then one each for webhooks 2 and 3.
+        append(&store, (100..140).map(|n| event(&env, n, "user.created")).collect()).await;
+        append(&store, vec![event(&env, 200, "role.created"), event(&staging, 300, "user.created")]).await;
+        let (now, lease) = (at(9_000_000), at(99_000_000));
+
+        let bounded = ClaimLimits { total: 16, per_webhook: 4, per_environment: 4, ..ClaimLimits::default() };
+        let first = claim_within(&store, now, lease, bounded).await;
+        assert_eq!(
+            taken(&first),
+            [(1, 100), (1, 101), (1, 102), (2, 200), (3, 300)],
+            "webhook 1 stops at its environment's 4 (with webhook 2's one), staging is served"
+        );
+        for delivery in &first {
+            let expected = if delivery.webhook_id == WebhookId::from_ulid(ulid(3)) { staging.id } else { env.id };
+            assert_eq!(delivery.environment_id, expected);
+        }
+
+        // In flight now: 3 of webhook 1, 4 of the default environment.
+        let mut busy = ClaimLimits { total: 11, per_webhook: 4, per_environment: 4, ..ClaimLimits::default() };
+        busy.in_flight_webhooks.insert(WebhookId::from_ulid(ulid(1)), 3);
+        busy.in_flight_environments.insert(env.id, 4);
+        assert!(claim_within(&store, now, lease, busy.clone()).await.is_empty(), "the environment is full");
+        busy.per_environment = 6;
+        assert_eq!(taken(&claim_within(&store, now, lease, busy).await), [(1, 103)], "webhook 1 has room for one");
+
+        // Turns: with two free slots and two webhooks waiting, one each.
+        append(&store, vec![event(&staging, 301, "user.created")]).await;
+        let two = ClaimLimits { total: 2, per_webhook: 4, per_environment: 8, ..ClaimLimits::default() };
+        assert_eq!(taken(&claim_within(&store, now, lease, two).await), [(1, 104), (3, 301)]);
+
+        let rest = claim(&store, now, lease, 100).await;
+        assert_eq!(rest.len(), 35, "without bounds, the rest of the backlog");
+        assert_eq!(count(db, "webhook_deliveries"), 43);
     }
 }
 

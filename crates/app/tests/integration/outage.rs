@@ -1,9 +1,26 @@
 //! A database outage: every request that needs the store is a JSON:API 503,
-//! the server keeps running, and it recovers by itself.
+//! answered within about a second (the checkout timeout, then the circuit
+//! breaker refuses at once), the server keeps running, and it recovers by
+//! itself.
 
 use std::time::{Duration, Instant};
 
-use crate::support::{Store, expect_error, spawn_app};
+use crate::support::{Store, TestApp, expect_error, spawn_app_with};
+
+/// The bound on a 503 during an outage: the 1 s checkout timeout with margin.
+const PROMPT: Duration = Duration::from_millis(1500);
+
+/// A PostgreSQL app with the production database timeouts (the harness
+/// shortens `connect_timeout_seconds` to 1 s; here it is the default 5 s, so
+/// that only the checkout timeout and the breaker keep answers prompt).
+async fn outage_app() -> TestApp {
+    spawn_app_with(Store::Postgres, |settings| {
+        settings.database.connect_timeout_seconds = 5;
+        settings.database.checkout_timeout_ms = 1000;
+        settings.database.circuit_open_ms = 1000;
+    })
+    .await
+}
 
 /// `GET {base}{path}` without a token.
 async fn probe(client: &reqwest::Client, base: &str, path: &str) -> reqwest::Response {
@@ -12,7 +29,7 @@ async fn probe(client: &reqwest::Client, base: &str, path: &str) -> reqwest::Res
 
 #[actix_web::test]
 async fn an_unreachable_database_is_503_and_the_server_recovers_by_itself() {
-    let app = spawn_app(Store::Postgres).await;
+    let app = outage_app().await;
     let token = app.token(None).await;
     let id = app.create_user(&token, "outage@example.com").await["id"]
         .as_str()
@@ -21,9 +38,16 @@ async fn an_unreachable_database_is_503_and_the_server_recovers_by_itself() {
     let path = format!("/api/users/{id}");
 
     app.db.set_reachable(false);
-    let during = app.get(&path, &token).await;
-    assert_eq!(during.headers()["retry-after"], "1");
-    expect_error(during, 503, "store_unavailable").await;
+    // Every request during the outage is a prompt 503, the first ones (which
+    // find out) as well as the later ones (refused by the breaker).
+    for _ in 0..8 {
+        let asked = Instant::now();
+        let during = app.get(&path, &token).await;
+        let took = asked.elapsed();
+        assert_eq!(during.headers()["retry-after"], "1");
+        expect_error(during, 503, "store_unavailable").await;
+        assert!(took < PROMPT, "a 503 took {took:?}");
+    }
     let ready = probe(&app.client, &app.base, "/health/ready").await;
     expect_error(ready, 503, "store_unavailable").await;
     let live = probe(&app.client, &app.base, "/health/live").await;
@@ -61,8 +85,9 @@ async fn an_unreachable_database_is_503_and_the_server_recovers_by_itself() {
     assert_eq!(ready.status(), 200);
 }
 
-/// Writes under load while the database goes away and comes back: every
-/// answer is a 201 or a JSON:API 503 (never a 500 or a hang), every
+/// Writes under load while the database goes away (3 s) and comes back:
+/// every answer is a 201 or a JSON:API 503 (never a 500 or a hang), each
+/// within 1.5 s (issue 14: some took over 5 s before the breaker), every
 /// acknowledged write is kept with its event, no user is stored without its
 /// event (nor an event without its user), and writes succeed again within
 /// seconds of the database coming back.
@@ -72,7 +97,7 @@ async fn writes_under_load_through_an_outage_lose_nothing_acknowledged() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
 
-    let app = Arc::new(spawn_app(Store::Postgres).await);
+    let app = Arc::new(outage_app().await);
     let token = app.token(None).await;
     let stop = Arc::new(AtomicBool::new(false));
     let writers: Vec<_> = (0..4)
@@ -80,9 +105,14 @@ async fn writes_under_load_through_an_outage_lose_nothing_acknowledged() {
             let (app, token, stop) = (Arc::clone(&app), token.clone(), Arc::clone(&stop));
             actix_web::rt::spawn(async move {
                 let (mut acknowledged, mut refused) = (Vec::new(), 0usize);
+                // The slowest answer of each kind: none may keep a client
+                // waiting while the database is away, not even one that
+                // ends well once it is back.
+                let (mut slowest_refusal, mut slowest) = (Duration::ZERO, Duration::ZERO);
                 let mut n = 0;
                 while !stop.load(Ordering::Acquire) {
                     n += 1;
+                    let asked = Instant::now();
                     let response = app
                         .post(
                             "/api/users",
@@ -91,16 +121,19 @@ async fn writes_under_load_through_an_outage_lose_nothing_acknowledged() {
                                 "email": format!("load-{w}-{n}@example.com")}}}),
                         )
                         .await;
+                    slowest = slowest.max(asked.elapsed());
                     if response.status() == 201 {
                         let document: serde_json::Value = response.json().await.unwrap();
                         acknowledged.push(document["data"]["id"].as_str().unwrap().to_owned());
                     } else {
+                        let took = asked.elapsed();
                         expect_error(response, 503, "store_unavailable").await;
                         refused += 1;
+                        slowest_refusal = slowest_refusal.max(took);
                         actix_web::rt::time::sleep(Duration::from_millis(20)).await;
                     }
                 }
-                (acknowledged, refused)
+                (acknowledged, refused, slowest_refusal, slowest)
             })
         })
         .collect();
@@ -121,7 +154,8 @@ async fn writes_under_load_through_an_outage_lose_nothing_acknowledged() {
     };
     wait_for_writes(20).await;
     app.db.set_reachable(false);
-    actix_web::rt::time::sleep(Duration::from_millis(1500)).await;
+    // Longer than the checkout timeout and the open circuit together.
+    actix_web::rt::time::sleep(Duration::from_millis(3000)).await;
     app.db.set_reachable(true);
     let recovered_from = Instant::now();
     let before: usize = count().parse().unwrap();
@@ -130,12 +164,17 @@ async fn writes_under_load_through_an_outage_lose_nothing_acknowledged() {
     stop.store(true, Ordering::Release);
 
     let (mut acknowledged, mut refused) = (BTreeSet::new(), 0);
+    let (mut slowest_refusal, mut slowest) = (Duration::ZERO, Duration::ZERO);
     for writer in writers {
-        let (ids, refusals) = writer.await.unwrap();
+        let (ids, refusals, writer_slowest_refusal, writer_slowest) = writer.await.unwrap();
         acknowledged.extend(ids);
         refused += refusals;
+        slowest_refusal = slowest_refusal.max(writer_slowest_refusal);
+        slowest = slowest.max(writer_slowest);
     }
     assert!(refused > 0, "the outage was felt");
+    assert!(slowest_refusal < PROMPT, "a 503 took {slowest_refusal:?}");
+    assert!(slowest < PROMPT, "an answer took {slowest:?}");
     let users: BTreeSet<String> = app
         .db
         .texts("SELECT id AS value FROM users")
@@ -152,7 +191,7 @@ async fn writes_under_load_through_an_outage_lose_nothing_acknowledged() {
     );
     assert_eq!(users, created, "a change without its event, or the reverse");
     eprintln!(
-        "outage under load: {} acknowledged, {refused} refused with 503, writes resumed {recovery:?} after the database came back",
+        "outage under load: {} acknowledged, {refused} refused with 503 (slowest 503 {slowest_refusal:?}, slowest answer {slowest:?}), writes resumed {recovery:?} after the database came back",
         acknowledged.len()
     );
 }

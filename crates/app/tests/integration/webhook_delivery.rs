@@ -320,7 +320,121 @@ async fn inactive_and_deleted_webhooks_get_nothing(store: Store) {
     receiver.stop().await;
 }
 
+/// Issue 14: a webhook whose receiver never answers in time, with a
+/// backlog, holds at most its own slots (`concurrency_per_webhook`) and its
+/// environment at most `concurrency_per_environment`: another webhook of
+/// the same environment and another environment's webhook are served at
+/// once. (Before, the backlog took every slot for the whole request
+/// timeout, 60 s here, so the others waited that long.)
+async fn a_slow_receiver_with_a_backlog_holds_only_its_own_slots(store: Store) {
+    let receiver = Receiver::start();
+    // Neither answers nor times out while the test runs.
+    *receiver.shared.slow.lock().unwrap() = Duration::from_secs(120);
+    let app = spawn_app_with(store, |settings| {
+        let hooks = &mut settings.webhooks;
+        hooks.allow_private_targets = true;
+        hooks.request_timeout_ms = 60_000;
+        hooks.poll_interval_ms = 20;
+        hooks.concurrency = 4;
+        hooks.concurrency_per_webhook = 2;
+        hooks.concurrency_per_environment = 3;
+    })
+    .await;
+    let token = app.token(None).await;
+    subscribe(&app, &token, &receiver.url("/slow"), &["user.created"]).await;
+    subscribe(&app, &token, &receiver.url("/ok"), &["user.created"]).await;
+    for i in 0..12 {
+        app.create_user(&token, &format!("backlog{i}@example.com"))
+            .await;
+    }
+    assert!(
+        eventually(Duration::from_secs(10), || receiver.received("/slow").len()
+            >= 2)
+        .await,
+        "the slow receiver gets its share"
+    );
+    assert!(
+        eventually(Duration::from_secs(10), || receiver.received("/ok").len()
+            >= 12)
+        .await,
+        "the other webhook of the same environment is not held up: {} of 12",
+        receiver.received("/ok").len()
+    );
+
+    // Another environment's event, while the backlog is still there.
+    app.environments
+        .create(
+            "staging",
+            Some(portcullis_application::environments::BootstrapCredentials {
+                client_id: "staging-client".into(),
+                client_secret: secrecy::SecretString::from("staging-secret-staging-secret-staging"),
+            }),
+        )
+        .await
+        .unwrap();
+    let staging = app.issuer("staging");
+    let response = app
+        .client
+        .post(format!("{staging}/oauth/token"))
+        .basic_auth(
+            "staging-client",
+            Some("staging-secret-staging-secret-staging"),
+        )
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    let staging_token = response.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let staging_post = |path: &str, body: Value| {
+        app.client
+            .post(format!("{staging}{path}"))
+            .bearer_auth(&staging_token)
+            .header("content-type", crate::support::JSONAPI)
+            .body(body.to_string())
+            .send()
+    };
+    let created = staging_post(
+        "/api/webhooks",
+        json!({"data": {"type": "webhook", "attributes": {
+            "name": "staging", "url": receiver.url("/staging"), "events": ["user.created"]}}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(created.status(), 201);
+    let start = Instant::now();
+    let created = staging_post(
+        "/api/users",
+        json!({"data": {"type": "user", "attributes": {"email": "staging@example.com"}}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(created.status(), 201);
+    assert!(
+        eventually(Duration::from_secs(10), || !receiver
+            .received("/staging")
+            .is_empty())
+        .await,
+        "the staging event waited behind the default environment's slow receiver"
+    );
+    let waited = start.elapsed();
+    // Generous against a 60 s request timeout that held every slot before.
+    assert!(waited < Duration::from_secs(10), "{waited:?}");
+    assert_eq!(
+        receiver.received("/slow").len(),
+        2,
+        "the slow webhook never held more than its two slots"
+    );
+    eprintln!(
+        "staging event delivered {waited:?} after it was created, beside a backlog of 10 held"
+    );
+    receiver.stop().await;
+}
+
 on_both_stores!(
+    a_slow_receiver_with_a_backlog_holds_only_its_own_slots,
     events_reach_a_receiver_signed_and_once_each,
     an_erroring_receiver_is_retried_until_it_recovers,
     a_receiver_that_is_down_gets_every_event_once_it_returns,

@@ -363,8 +363,107 @@ async fn scopes_gate_each_method(store: Store) {
     );
 }
 
+/// Issue 14: URLs whose literal host is special-purpose (IPv4-compatible,
+/// NAT64, 6to4, benchmarking, reserved) with the block each must name.
+const SPECIAL_PURPOSE: &[(&str, &str)] = &[
+    ("https://[::127.0.0.1]/", "::/96"),
+    ("https://[64:ff9b::7f00:1]/", "64:ff9b::/96"),
+    ("https://[2002:7f00:1::1]/", "2002::/16"),
+    ("https://198.18.0.1/", "198.18.0.0/15"),
+    ("https://240.0.0.1/", "240.0.0.0/4"),
+];
+
+/// Special-purpose targets are refused when a webhook is created or updated
+/// (422 `url_private_target`, nothing stored, no event), and a stored row
+/// that points at one anyway (written before this rule, or while
+/// `allow_private_targets` was on) is never connected to: its attempt is
+/// recorded at once with the refusing block and no status code.
+async fn special_purpose_targets_are_refused_when_written_and_when_delivered(store: Store) {
+    let app = spawn_app(store).await;
+    let token = app.token(None).await;
+    for (url, _) in SPECIAL_PURPOSE {
+        let error = expect_error(
+            create(
+                &app,
+                &token,
+                &json!({"name": "x", "url": url, "events": ["user.created"]}),
+            )
+            .await,
+            422,
+            "url_private_target",
+        )
+        .await;
+        assert_eq!(error["source"]["pointer"], "/data/attributes/url", "{url}");
+    }
+    assert!(stored_secrets(&app).is_empty(), "nothing was created");
+    assert!(app.db.event_types("webhook").is_empty());
+
+    let mut ids = Vec::new();
+    for _ in SPECIAL_PURPOSE {
+        let created = jsonapi(
+            create(
+                &app,
+                &token,
+                &json!({"name": "x", "url": URL, "events": ["user.created"]}),
+            )
+            .await,
+        )
+        .await;
+        ids.push(created["data"]["id"].as_str().unwrap().to_owned());
+    }
+    for ((url, _), id) in SPECIAL_PURPOSE.iter().zip(&ids) {
+        let response = app
+            .patch(
+                &format!("/api/webhooks/{id}"),
+                &token,
+                &json!({"data": {"type": "webhook", "id": id, "attributes": {"url": url}}}),
+            )
+            .await;
+        expect_error(response, 422, "url_private_target").await;
+        let fetched = jsonapi(app.get(&format!("/api/webhooks/{id}"), &token).await).await;
+        assert_eq!(fetched["data"]["attributes"]["url"], URL, "{url}");
+    }
+    assert_eq!(
+        app.db.event_types("webhook").len(),
+        ids.len(),
+        "no update event"
+    );
+
+    // Rows that point there anyway: the delivery guard refuses them.
+    for ((url, _), id) in SPECIAL_PURPOSE.iter().zip(&ids) {
+        let updated = app.db.texts(&format!(
+            "UPDATE webhooks SET url = '{url}' WHERE id = '{id}' RETURNING id AS value"
+        ));
+        assert_eq!(updated.len(), 1);
+    }
+    app.create_user(&token, "guarded@example.com").await;
+    for ((url, block), id) in SPECIAL_PURPOSE.iter().zip(&ids) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        let attempts = loop {
+            let response = app
+                .get(&format!("/api/webhooks/{id}/deliveries"), &token)
+                .await;
+            let listed = jsonapi(response).await["data"].as_array().unwrap().clone();
+            if !listed.is_empty() {
+                break listed;
+            }
+            assert!(std::time::Instant::now() < deadline, "{url}: no attempt");
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+        };
+        let attempt = &attempts[0]["attributes"];
+        assert!(attempt["status_code"].is_null(), "{url}: {attempt}");
+        assert_eq!(attempt["duration_ms"], 0, "{url}: no connection was tried");
+        let error = attempt["error"].as_str().unwrap();
+        assert!(
+            error.contains("not a globally reachable address") && error.contains(block),
+            "{url}: {error}"
+        );
+    }
+}
+
 on_both_stores!(
     a_webhook_goes_through_create_read_update_rotate_and_delete,
     bad_input_is_refused_with_a_pointer_and_changes_nothing,
     scopes_gate_each_method,
+    special_purpose_targets_are_refused_when_written_and_when_delivered,
 );
