@@ -787,17 +787,14 @@ async fn nobody_grants_a_management_api_scope_it_does_not_hold(store: Store) {
     let admin = app.token(None).await;
     let api = management_api(&app, &admin).await;
     let rs = orders(&app, &admin).await;
-    let ops = machine(&app, &admin, "Ops").await;
-    let own = id(&create_grant(
+    let (ops, own, ops_token) = granted_machine(
         &app,
         &admin,
-        &ops.0,
-        &api,
-        json!(["clients:read", "clients:write"]),
+        (&api, json!(["clients:read", "clients:write"])),
+        "Ops",
+        "jwt",
     )
-    .await);
-    let (_, issued) = token_for(&app, &ops, &[]).await;
-    let ops_token = issued["access_token"].as_str().unwrap().to_owned();
+    .await;
     let before = app.db.event_types("client_grant").len();
 
     // Widening its own grant: refused at the first scope it lacks.
@@ -855,6 +852,28 @@ async fn nobody_grants_a_management_api_scope_it_does_not_hold(store: Store) {
     create_grant(&app, &ops_token, &sub.0, &rs, json!(["orders:delete"])).await;
 }
 
+/// A client's access token for its default audience.
+async fn access_token(app: &TestApp, client: &(String, String, String)) -> String {
+    let (status, issued) = token_for(app, client, &[]).await;
+    assert_eq!(status, 200, "{issued}");
+    issued["access_token"].as_str().unwrap().to_owned()
+}
+
+/// A new machine client issuing `token_format` tokens, granted `scopes` on
+/// `server`: the client, the grant's id and a token.
+async fn granted_machine(
+    app: &TestApp,
+    admin: &str,
+    (server, scopes): (&str, Value),
+    name: &str,
+    token_format: &str,
+) -> ((String, String, String), String, String) {
+    let client = machine_issuing(app, admin, name, token_format).await;
+    let grant = id(&create_grant(app, admin, &client.0, server, scopes).await);
+    let token = access_token(app, &client).await;
+    (client, grant, token)
+}
+
 /// RFC 7662 introspection of `token` by the bootstrap client.
 async fn introspect(app: &TestApp, token: &str) -> Value {
     let response = app
@@ -878,17 +897,14 @@ async fn live_tokens_follow_their_client_and_grant(store: Store) {
     let admin = app.token(None).await;
     let api = management_api(&app, &admin).await;
     for format in ["jwt", "opaque"] {
-        let ops = machine_issuing(&app, &admin, &format!("Ops {format}"), format).await;
-        let gid = id(&create_grant(
+        let (ops, gid, live) = granted_machine(
             &app,
             &admin,
-            &ops.0,
-            &api,
-            json!(["users:read", "clients:read"]),
+            (&api, json!(["users:read", "clients:read"])),
+            &format!("Ops {format}"),
+            format,
         )
-        .await);
-        let (_, issued) = token_for(&app, &ops, &[]).await;
-        let live = issued["access_token"].as_str().unwrap().to_owned();
+        .await;
         assert_eq!(app.get("/api/users", &live).await.status(), 200, "{format}");
         assert_eq!(
             introspect(&app, &live).await["scope"],
@@ -933,8 +949,7 @@ async fn live_tokens_follow_their_client_and_grant(store: Store) {
 
         // A token of a deleted client dies with it.
         create_grant(&app, &admin, &ops.0, &api, json!(["clients:read"])).await;
-        let (_, issued) = token_for(&app, &ops, &[]).await;
-        let again = issued["access_token"].as_str().unwrap().to_owned();
+        let again = access_token(&app, &ops).await;
         assert_eq!(app.get("/api/clients", &again).await.status(), 200);
         let gone = app.delete(&format!("/api/clients/{}", ops.0), &admin).await;
         assert_eq!(gone.status(), 204);
