@@ -10,8 +10,6 @@
 
 use std::time::{Duration, Instant};
 
-use portcullis_application::environments::BootstrapCredentials;
-use secrecy::SecretString;
 use serde_json::{Value, json};
 
 use crate::on_both_stores;
@@ -572,41 +570,12 @@ async fn a_native_call_past_the_limit_is_answered_at_the_limit_without_holding_u
 ) {
     let app = spawn_app_with(store, |s| s.actions.timeout_ms = 1000).await;
     let token = app.token(None).await;
-    let staging = app.issuer("staging");
-    app.environments
-        .create(
-            "staging",
-            Some(BootstrapCredentials {
-                client_id: "staging-client".into(),
-                client_secret: SecretString::from("staging-secret-staging-secret-staging"),
-            }),
-        )
-        .await
-        .unwrap();
-    let staging_token = |client: reqwest::Client| {
-        let url = format!("{staging}/oauth/token");
-        async move {
-            client
-                .post(url)
-                .basic_auth(
-                    "staging-client",
-                    Some("staging-secret-staging-secret-staging"),
-                )
-                .form(&[("grant_type", "client_credentials")])
-                .send()
-                .await
-                .unwrap()
-        }
-    };
-    let staging_bearer: Value = staging_token(app.client.clone())
-        .await
-        .json()
-        .await
-        .unwrap();
+    let staging = app.create_staging().await;
+    let staging_bearer = app.staging_token().await;
     let created = app
         .client
         .post(format!("{staging}/api/actions"))
-        .bearer_auth(staging_bearer["access_token"].as_str().unwrap())
+        .bearer_auth(&staging_bearer)
         .header("content-type", "application/vnd.api+json")
         .body(
             document(&json!({"name": "Staging", "trigger": "pre_token",
@@ -631,7 +600,7 @@ async fn a_native_call_past_the_limit_is_answered_at_the_limit_without_holding_u
         .collect();
     tokio::time::sleep(Duration::from_millis(100)).await;
     let started = Instant::now();
-    let response = staging_token(app.client.clone()).await;
+    let response = app.staging_token_response().await;
     let staging_took = started.elapsed();
     assert_eq!(
         response.status(),
@@ -667,7 +636,7 @@ async fn a_native_call_past_the_limit_is_answered_at_the_limit_without_holding_u
     let listed: Value = app
         .client
         .get(format!("{staging}/api/actions/{staging_action}/executions"))
-        .bearer_auth(staging_bearer["access_token"].as_str().unwrap())
+        .bearer_auth(&staging_bearer)
         .send()
         .await
         .unwrap()

@@ -21,6 +21,9 @@ pub enum Store {
 
 pub const CLIENT_ID: &str = "bootstrap-client";
 pub const CLIENT_SECRET: &str = "a-bootstrap-secret-of-at-least-32-characters";
+/// The bootstrap client of the `staging` environment ([`TestApp::create_staging`]).
+pub const STAGING_CLIENT_ID: &str = "staging-client";
+pub const STAGING_CLIENT_SECRET: &str = "staging-secret-staging-secret-staging";
 pub const JSONAPI: &str = "application/vnd.api+json";
 
 pub struct TestApp {
@@ -130,6 +133,44 @@ impl TestApp {
         } else {
             format!("http://{slug}.localhost:{}", self.addr.port())
         }
+    }
+
+    /// Creates the `staging` environment, whose bootstrap client is
+    /// [`STAGING_CLIENT_ID`]; its issuer.
+    pub async fn create_staging(&self) -> String {
+        self.environments
+            .create(
+                "staging",
+                Some(BootstrapCredentials {
+                    client_id: STAGING_CLIENT_ID.into(),
+                    client_secret: SecretString::from(STAGING_CLIENT_SECRET),
+                }),
+            )
+            .await
+            .expect("create staging");
+        self.issuer("staging")
+    }
+
+    /// The token endpoint's answer to `staging`'s bootstrap client.
+    pub async fn staging_token_response(&self) -> reqwest::Response {
+        self.client
+            .post(format!("{}/oauth/token", self.issuer("staging")))
+            .basic_auth(STAGING_CLIENT_ID, Some(STAGING_CLIENT_SECRET))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .expect("staging token request")
+    }
+
+    /// An access token of `staging`'s bootstrap client.
+    pub async fn staging_token(&self) -> String {
+        let response = self.staging_token_response().await;
+        assert_eq!(response.status(), 200, "staging token request failed");
+        let body: Value = response.json().await.expect("token json");
+        body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
     }
 
     /// A client-credentials token response for the bootstrap client.

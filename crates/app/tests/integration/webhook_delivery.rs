@@ -362,32 +362,8 @@ async fn a_slow_receiver_with_a_backlog_holds_only_its_own_slots(store: Store) {
     );
 
     // Another environment's event, while the backlog is still there.
-    app.environments
-        .create(
-            "staging",
-            Some(portcullis_application::environments::BootstrapCredentials {
-                client_id: "staging-client".into(),
-                client_secret: secrecy::SecretString::from("staging-secret-staging-secret-staging"),
-            }),
-        )
-        .await
-        .unwrap();
-    let staging = app.issuer("staging");
-    let response = app
-        .client
-        .post(format!("{staging}/oauth/token"))
-        .basic_auth(
-            "staging-client",
-            Some("staging-secret-staging-secret-staging"),
-        )
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap();
-    let staging_token = response.json::<Value>().await.unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let staging = app.create_staging().await;
+    let staging_token = app.staging_token().await;
     let staging_post = |path: &str, body: Value| {
         app.client
             .post(format!("{staging}{path}"))
