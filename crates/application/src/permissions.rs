@@ -3,9 +3,7 @@
 //! before any stored work, and every change commits with its audit event.
 
 use portcullis_domain::PermissionId;
-use portcullis_domain::access::{
-    Description, Permission, PermissionChanges, PermissionName, PermissionNameError,
-};
+use portcullis_domain::access::{Description, Permission, PermissionChanges, PermissionName};
 use portcullis_ports::store::{StoreError, Unique, UnitOfWork};
 
 use crate::Ports;
@@ -77,7 +75,7 @@ pub enum PermissionLookupError {
 
 fn parse_name(raw: &str, violations: &mut Vec<FieldViolation>) -> Option<PermissionName> {
     PermissionName::parse(raw)
-        .map_err(|e: PermissionNameError| {
+        .map_err(|e| {
             violations.push(FieldViolation::new("name", "invalid_name", e));
         })
         .ok()

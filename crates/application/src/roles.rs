@@ -4,7 +4,7 @@
 //! before any stored work, and every change commits with its audit event.
 
 use portcullis_domain::RoleId;
-use portcullis_domain::access::{Description, Role, RoleChanges, RoleName, RoleNameError};
+use portcullis_domain::access::{Description, Role, RoleChanges, RoleName};
 use portcullis_ports::store::{CountedRole, StoreError, Unique, UnitOfWork};
 
 use crate::Ports;
@@ -76,7 +76,7 @@ pub enum RoleLookupError {
 
 fn parse_name(raw: &str, violations: &mut Vec<FieldViolation>) -> Option<RoleName> {
     RoleName::parse(raw)
-        .map_err(|e: RoleNameError| {
+        .map_err(|e| {
             violations.push(FieldViolation::new("name", "invalid_name", e));
         })
         .ok()

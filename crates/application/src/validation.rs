@@ -47,12 +47,15 @@ pub(crate) fn parse_description(
     raw: &str,
     violations: &mut Vec<FieldViolation>,
 ) -> Option<portcullis_domain::access::Description> {
-    use portcullis_domain::access::{Description, DescriptionError};
+    use portcullis_domain::access::Description;
+    use portcullis_domain::text::TextProblem;
     Description::parse(raw)
         .map_err(|e| {
-            let code = match e {
-                DescriptionError::TooLong => "description_too_long",
-                DescriptionError::ControlCharacter => "invalid_description",
+            let code = match e.problem {
+                TextProblem::TooLong => "description_too_long",
+                TextProblem::Empty
+                | TextProblem::ControlCharacter
+                | TextProblem::InvalidCharacter => "invalid_description",
             };
             violations.push(FieldViolation::new("description", code, e));
         })

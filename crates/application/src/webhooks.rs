@@ -6,9 +6,10 @@
 //! store's outbox) is what webhooks deliver.
 
 use portcullis_domain::WebhookId;
+use portcullis_domain::text::TextProblem;
 use portcullis_domain::webhook::{
-    DeliveryAttempt, EncryptedSigningSecret, Webhook, WebhookChanges, WebhookName,
-    WebhookNameError, WebhookUrl, WebhookUrlError,
+    DeliveryAttempt, EncryptedSigningSecret, Webhook, WebhookChanges, WebhookName, WebhookUrl,
+    WebhookUrlError,
 };
 use portcullis_ports::crypto::CryptoError;
 use portcullis_ports::store::{StoreError, UnitOfWork};
@@ -88,9 +89,11 @@ pub enum WebhookLookupError {
 fn parse_name(raw: &str, violations: &mut Vec<FieldViolation>) -> Option<WebhookName> {
     WebhookName::parse(raw)
         .map_err(|e| {
-            let code = match e {
-                WebhookNameError::Empty => "name_required",
-                WebhookNameError::TooLong | WebhookNameError::ControlCharacter => "invalid_name",
+            let code = match e.problem {
+                TextProblem::Empty => "name_required",
+                TextProblem::TooLong
+                | TextProblem::ControlCharacter
+                | TextProblem::InvalidCharacter => "invalid_name",
             };
             violations.push(FieldViolation::new("name", code, e));
         })

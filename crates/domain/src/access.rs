@@ -2,104 +2,31 @@
 //! which roles and users are later granted. Value objects parse their input
 //! once, so that a `Permission` can only hold valid data.
 
+use crate::text::TextRules;
 use crate::{EnvironmentId, PermissionId, RoleId, RolePermissionId, Timestamp, UserId, UserRoleId};
 
-/// A permission name: trimmed, 1 to 100 characters, no whitespace or
-/// control characters. Its case is kept (and matters for uniqueness).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct PermissionName(String);
-
-/// Why a text cannot be a [`PermissionName`].
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum PermissionNameError {
-    /// Empty after trimming.
-    #[error("name is empty")]
-    Empty,
-    /// Over 100 characters.
-    #[error("name is longer than 100 characters")]
-    TooLong,
-    /// Holds whitespace or a control character.
-    #[error("name contains whitespace or a control character")]
-    InvalidCharacter,
+crate::bounded_text! {
+    /// A permission name: trimmed, 1 to 100 characters, no whitespace or
+    /// control characters. Its case is kept (and matters for uniqueness).
+    pub struct PermissionName = TextRules::token("name", 100);
 }
 
-impl PermissionName {
-    /// Largest accepted length in characters.
-    pub const MAX_CHARS: usize = 100;
-
-    /// Parses a name, trimming surrounding whitespace.
-    ///
-    /// # Errors
-    /// [`PermissionNameError`] for an empty or over-long name, or one with
-    /// inner whitespace or control characters.
-    pub fn parse(raw: &str) -> Result<Self, PermissionNameError> {
-        let trimmed = raw.trim();
-        if trimmed.is_empty() {
-            return Err(PermissionNameError::Empty);
-        }
-        if trimmed.chars().count() > Self::MAX_CHARS {
-            return Err(PermissionNameError::TooLong);
-        }
-        if trimmed.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(PermissionNameError::InvalidCharacter);
-        }
-        Ok(Self(trimmed.to_owned()))
-    }
-
-    /// The name as text.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// A free-text description: at most 500 characters, no control characters
-/// other than newline and tab; empty is allowed.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
-pub struct Description(String);
-
-/// Why a text cannot be a [`Description`].
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum DescriptionError {
-    /// Over 500 characters.
-    #[error("description is longer than 500 characters")]
-    TooLong,
-    /// Holds a control character other than newline or tab.
-    #[error("description contains a control character")]
-    ControlCharacter,
+crate::bounded_text! {
+    /// A free-text description: at most 500 characters, no control characters
+    /// other than newline and tab; empty is allowed. Kept as given (not trimmed).
+    #[derive(Default)]
+    pub struct Description = TextRules {
+        trim: false,
+        line_breaks: true,
+        ..TextRules::name("description", 500).or_empty()
+    };
 }
 
 impl Description {
-    /// Largest accepted length in characters.
-    pub const MAX_CHARS: usize = 500;
-
-    /// Parses a description; kept as given (not trimmed).
-    ///
-    /// # Errors
-    /// [`DescriptionError`] for an over-long description or one with control characters.
-    pub fn parse(raw: &str) -> Result<Self, DescriptionError> {
-        if raw.chars().count() > Self::MAX_CHARS {
-            return Err(DescriptionError::TooLong);
-        }
-        if raw
-            .chars()
-            .any(|c| c.is_control() && c != '\n' && c != '\t')
-        {
-            return Err(DescriptionError::ControlCharacter);
-        }
-        Ok(Self(raw.to_owned()))
-    }
-
     /// The empty description.
     #[must_use]
     pub fn empty() -> Self {
-        Self(String::new())
-    }
-
-    /// The description as text.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
+        Self::default()
     }
 }
 
@@ -177,52 +104,10 @@ impl Permission {
     }
 }
 
-/// A role name: trimmed, 1 to 100 characters, no control characters (inner
-/// spaces are allowed: `Report Readers`). Its case is kept.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct RoleName(String);
-
-/// Why a text cannot be a [`RoleName`].
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum RoleNameError {
-    /// Empty after trimming.
-    #[error("name is empty")]
-    Empty,
-    /// Over 100 characters.
-    #[error("name is longer than 100 characters")]
-    TooLong,
-    /// Holds a control character.
-    #[error("name contains a control character")]
-    ControlCharacter,
-}
-
-impl RoleName {
-    /// Largest accepted length in characters.
-    pub const MAX_CHARS: usize = 100;
-
-    /// Parses a name, trimming surrounding whitespace.
-    ///
-    /// # Errors
-    /// [`RoleNameError`] for an empty or over-long name, or one with control characters.
-    pub fn parse(raw: &str) -> Result<Self, RoleNameError> {
-        let trimmed = raw.trim();
-        if trimmed.is_empty() {
-            return Err(RoleNameError::Empty);
-        }
-        if trimmed.chars().count() > Self::MAX_CHARS {
-            return Err(RoleNameError::TooLong);
-        }
-        if trimmed.chars().any(char::is_control) {
-            return Err(RoleNameError::ControlCharacter);
-        }
-        Ok(Self(trimmed.to_owned()))
-    }
-
-    /// The name as text.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
+crate::bounded_text! {
+    /// A role name: trimmed, 1 to 100 characters, no control characters (inner
+    /// spaces are allowed: `Report Readers`). Its case is kept.
+    pub struct RoleName = TextRules::name("name", 100);
 }
 
 /// A role of an environment: a named set of permissions given to users.
@@ -372,6 +257,7 @@ impl UserRole {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::text::TextProblem;
     use ulid::Ulid;
 
     fn at(micros: i64) -> Timestamp {
@@ -399,15 +285,18 @@ mod tests {
 
     #[test]
     fn bad_names_are_refused() {
-        assert_eq!(PermissionName::parse("  "), Err(PermissionNameError::Empty));
         assert_eq!(
-            PermissionName::parse(&"a".repeat(101)),
-            Err(PermissionNameError::TooLong)
+            PermissionName::parse("  ").map_err(|e| e.problem),
+            Err(TextProblem::Empty)
+        );
+        assert_eq!(
+            PermissionName::parse(&"a".repeat(101)).map_err(|e| e.problem),
+            Err(TextProblem::TooLong)
         );
         for bad in ["read reports", "read\treports", "a\u{0}b", "a\u{a0}b"] {
             assert_eq!(
-                PermissionName::parse(bad),
-                Err(PermissionNameError::InvalidCharacter),
+                PermissionName::parse(bad).map_err(|e| e.problem),
+                Err(TextProblem::InvalidCharacter),
                 "{bad:?}"
             );
         }
@@ -422,12 +311,12 @@ mod tests {
         );
         assert!(Description::parse(&"é".repeat(500)).is_ok());
         assert_eq!(
-            Description::parse(&"x".repeat(501)),
-            Err(DescriptionError::TooLong)
+            Description::parse(&"x".repeat(501)).map_err(|e| e.problem),
+            Err(TextProblem::TooLong)
         );
         assert_eq!(
-            Description::parse("bell\u{7}"),
-            Err(DescriptionError::ControlCharacter)
+            Description::parse("bell\u{7}").map_err(|e| e.problem),
+            Err(TextProblem::ControlCharacter)
         );
     }
 
@@ -463,14 +352,17 @@ mod tests {
             "Report Readers"
         );
         assert!(RoleName::parse(&"a".repeat(100)).is_ok());
-        assert_eq!(RoleName::parse(" \t "), Err(RoleNameError::Empty));
         assert_eq!(
-            RoleName::parse(&"a".repeat(101)),
-            Err(RoleNameError::TooLong)
+            RoleName::parse(" \t ").map_err(|e| e.problem),
+            Err(TextProblem::Empty)
         );
         assert_eq!(
-            RoleName::parse("a\u{0}b"),
-            Err(RoleNameError::ControlCharacter)
+            RoleName::parse(&"a".repeat(101)).map_err(|e| e.problem),
+            Err(TextProblem::TooLong)
+        );
+        assert_eq!(
+            RoleName::parse("a\u{0}b").map_err(|e| e.problem),
+            Err(TextProblem::ControlCharacter)
         );
     }
 

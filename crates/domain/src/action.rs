@@ -49,9 +49,6 @@ impl Trigger {
 /// characters, no control characters, case kept), so the type is shared.
 pub type ActionName = crate::access::RoleName;
 
-/// Why a text cannot be an [`ActionName`].
-pub type ActionNameError = crate::access::RoleNameError;
-
 /// An action's JavaScript source: not blank, at most 64 KiB of UTF-8, no
 /// NUL; kept exactly as given.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -295,6 +292,7 @@ pub fn is_reserved_claim(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::text::TextProblem;
 
     fn at(micros: i64) -> Timestamp {
         Timestamp::from_unix_micros(micros).unwrap()
@@ -344,14 +342,17 @@ mod tests {
     #[test]
     fn names_are_trimmed_and_bounded() {
         assert_eq!(ActionName::parse("  Claims ").unwrap().as_str(), "Claims");
-        assert_eq!(ActionName::parse(" "), Err(ActionNameError::Empty));
         assert_eq!(
-            ActionName::parse(&"x".repeat(101)),
-            Err(ActionNameError::TooLong)
+            ActionName::parse(" ").map_err(|e| e.problem),
+            Err(TextProblem::Empty)
         );
         assert_eq!(
-            ActionName::parse("a\nb"),
-            Err(ActionNameError::ControlCharacter)
+            ActionName::parse(&"x".repeat(101)).map_err(|e| e.problem),
+            Err(TextProblem::TooLong)
+        );
+        assert_eq!(
+            ActionName::parse("a\nb").map_err(|e| e.problem),
+            Err(TextProblem::ControlCharacter)
         );
     }
 

@@ -8,53 +8,12 @@ use std::net::IpAddr;
 use url::{Host, Url};
 
 use crate::oauth::{Client, ClientType, GrantType, SecretDigest, TokenFormat};
+use crate::text::TextRules;
 use crate::{ClientId, EnvironmentId, Timestamp};
 
-/// A client name: trimmed, 1 to 100 characters, no control characters.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ClientName(String);
-
-/// Why a text cannot be a [`ClientName`].
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum ClientNameError {
-    /// Empty after trimming.
-    #[error("name is empty")]
-    Empty,
-    /// Over 100 characters.
-    #[error("name is longer than 100 characters")]
-    TooLong,
-    /// Holds a control character.
-    #[error("name contains a control character")]
-    ControlCharacter,
-}
-
-impl ClientName {
-    /// Largest accepted length in characters.
-    pub const MAX_CHARS: usize = 100;
-
-    /// Parses a name, trimming surrounding whitespace.
-    ///
-    /// # Errors
-    /// [`ClientNameError`].
-    pub fn parse(raw: &str) -> Result<Self, ClientNameError> {
-        let trimmed = raw.trim();
-        if trimmed.is_empty() {
-            return Err(ClientNameError::Empty);
-        }
-        if trimmed.chars().count() > Self::MAX_CHARS {
-            return Err(ClientNameError::TooLong);
-        }
-        if trimmed.chars().any(char::is_control) {
-            return Err(ClientNameError::ControlCharacter);
-        }
-        Ok(Self(trimmed.to_owned()))
-    }
-
-    /// The name as text.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
+crate::bounded_text! {
+    /// A client name: trimmed, 1 to 100 characters, no control characters.
+    pub struct ClientName = TextRules::name("name", 100);
 }
 
 /// A redirect URI: absolute, `https` (or `http` for a loopback host:
@@ -453,6 +412,7 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::text::TextProblem;
 
     fn strings(items: &[&str]) -> Vec<String> {
         items.iter().map(|s| (*s).to_owned()).collect()
@@ -487,15 +447,18 @@ mod tests {
     #[test]
     fn names_are_trimmed_and_bounded() {
         assert_eq!(ClientName::parse("  My App ").unwrap().as_str(), "My App");
-        assert_eq!(ClientName::parse(" "), Err(ClientNameError::Empty));
         assert_eq!(
-            ClientName::parse(&"x".repeat(101)),
-            Err(ClientNameError::TooLong)
+            ClientName::parse(" ").map_err(|e| e.problem),
+            Err(TextProblem::Empty)
+        );
+        assert_eq!(
+            ClientName::parse(&"x".repeat(101)).map_err(|e| e.problem),
+            Err(TextProblem::TooLong)
         );
         assert!(ClientName::parse(&"é".repeat(100)).is_ok());
         assert_eq!(
-            ClientName::parse("a\u{7}b"),
-            Err(ClientNameError::ControlCharacter)
+            ClientName::parse("a\u{7}b").map_err(|e| e.problem),
+            Err(TextProblem::ControlCharacter)
         );
     }
 

@@ -5,6 +5,7 @@
 
 use url::Url;
 
+use crate::text::TextRules;
 use crate::{ConnectionId, EnvironmentId, Timestamp};
 
 /// The identity provider protocol a connection speaks. Fixed once created.
@@ -93,94 +94,17 @@ impl Strategy {
     }
 }
 
-/// A display name: at most 100 characters, no control characters, kept as
-/// trimmed; empty is allowed.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
-pub struct DisplayName(String);
-
-/// Why a text cannot be a [`DisplayName`].
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum DisplayNameError {
-    /// Over 100 characters.
-    #[error("display_name is longer than 100 characters")]
-    TooLong,
-    /// Holds a control character.
-    #[error("display_name contains a control character")]
-    ControlCharacter,
+crate::bounded_text! {
+    /// A display name: at most 100 characters, no control characters, kept as
+    /// trimmed; empty is allowed.
+    #[derive(Default)]
+    pub struct DisplayName = TextRules::name("display_name", 100).or_empty();
 }
 
-impl DisplayName {
-    /// Largest accepted length in characters.
-    pub const MAX_CHARS: usize = 100;
-
-    /// Parses a display name, trimming surrounding whitespace.
-    ///
-    /// # Errors
-    /// [`DisplayNameError`].
-    pub fn parse(raw: &str) -> Result<Self, DisplayNameError> {
-        let trimmed = raw.trim();
-        if trimmed.chars().count() > Self::MAX_CHARS {
-            return Err(DisplayNameError::TooLong);
-        }
-        if trimmed.chars().any(char::is_control) {
-            return Err(DisplayNameError::ControlCharacter);
-        }
-        Ok(Self(trimmed.to_owned()))
-    }
-
-    /// The name as text.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// The provider's public OAuth client id: trimmed, 1 to 255 characters,
-/// no whitespace or control characters.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ProviderClientId(String);
-
-/// Why a text cannot be a [`ProviderClientId`].
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum ProviderClientIdError {
-    /// Empty after trimming.
-    #[error("client_id is empty")]
-    Empty,
-    /// Over 255 characters.
-    #[error("client_id is longer than 255 characters")]
-    TooLong,
-    /// Holds whitespace or a control character.
-    #[error("client_id contains whitespace or a control character")]
-    InvalidCharacter,
-}
-
-impl ProviderClientId {
-    /// Largest accepted length in characters.
-    pub const MAX_CHARS: usize = 255;
-
-    /// Parses a client id, trimming surrounding whitespace.
-    ///
-    /// # Errors
-    /// [`ProviderClientIdError`].
-    pub fn parse(raw: &str) -> Result<Self, ProviderClientIdError> {
-        let trimmed = raw.trim();
-        if trimmed.is_empty() {
-            return Err(ProviderClientIdError::Empty);
-        }
-        if trimmed.chars().count() > Self::MAX_CHARS {
-            return Err(ProviderClientIdError::TooLong);
-        }
-        if trimmed.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(ProviderClientIdError::InvalidCharacter);
-        }
-        Ok(Self(trimmed.to_owned()))
-    }
-
-    /// The id as text.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
+crate::bounded_text! {
+    /// The provider's public OAuth client id: trimmed, 1 to 255 characters,
+    /// no whitespace or control characters.
+    pub struct ProviderClientId = TextRules::token("client_id", 255);
 }
 
 /// The scopes requested from the provider, as one space-separated string
@@ -505,6 +429,7 @@ impl Connection {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::text::TextProblem;
 
     fn at(micros: i64) -> Timestamp {
         Timestamp::from_unix_micros(micros).unwrap()
@@ -627,25 +552,25 @@ mod tests {
         );
         assert_eq!(DisplayName::parse("").unwrap().as_str(), "");
         assert_eq!(
-            DisplayName::parse(&"x".repeat(101)),
-            Err(DisplayNameError::TooLong)
+            DisplayName::parse(&"x".repeat(101)).map_err(|e| e.problem),
+            Err(TextProblem::TooLong)
         );
         assert_eq!(
-            DisplayName::parse("a\u{7}"),
-            Err(DisplayNameError::ControlCharacter)
+            DisplayName::parse("a\u{7}").map_err(|e| e.problem),
+            Err(TextProblem::ControlCharacter)
         );
         assert_eq!(ProviderClientId::parse(" id ").unwrap().as_str(), "id");
         assert_eq!(
-            ProviderClientId::parse("  "),
-            Err(ProviderClientIdError::Empty)
+            ProviderClientId::parse("  ").map_err(|e| e.problem),
+            Err(TextProblem::Empty)
         );
         assert_eq!(
-            ProviderClientId::parse(&"x".repeat(256)),
-            Err(ProviderClientIdError::TooLong)
+            ProviderClientId::parse(&"x".repeat(256)).map_err(|e| e.problem),
+            Err(TextProblem::TooLong)
         );
         assert_eq!(
-            ProviderClientId::parse("a b"),
-            Err(ProviderClientIdError::InvalidCharacter)
+            ProviderClientId::parse("a b").map_err(|e| e.problem),
+            Err(TextProblem::InvalidCharacter)
         );
     }
 

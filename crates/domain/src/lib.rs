@@ -32,6 +32,7 @@ pub mod organization;
 pub mod resource_server;
 pub mod session;
 pub mod signing_key;
+pub mod text;
 mod time;
 pub mod user;
 pub mod webhook;

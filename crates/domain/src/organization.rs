@@ -1,56 +1,14 @@
 //! Organizations of an environment and the memberships of users in them,
 //! each membership holding a set of the environment's roles.
 
+use crate::text::TextRules;
 use crate::user::Metadata;
 use crate::{EnvironmentId, MembershipId, OrganizationId, RoleId, Timestamp, UserId};
 
-/// An organization name: trimmed, 1 to 200 characters, no control
-/// characters. Its case is kept; names need not be unique.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct OrganizationName(String);
-
-/// Why a text cannot be an [`OrganizationName`].
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum OrganizationNameError {
-    /// Empty after trimming.
-    #[error("name is empty")]
-    Empty,
-    /// Over 200 characters.
-    #[error("name is longer than 200 characters")]
-    TooLong,
-    /// Holds a control character.
-    #[error("name contains a control character")]
-    ControlCharacter,
-}
-
-impl OrganizationName {
-    /// Largest accepted length in characters.
-    pub const MAX_CHARS: usize = 200;
-
-    /// Parses a name, trimming surrounding whitespace.
-    ///
-    /// # Errors
-    /// [`OrganizationNameError`] for an empty or over-long name, or one with
-    /// control characters.
-    pub fn parse(raw: &str) -> Result<Self, OrganizationNameError> {
-        let trimmed = raw.trim();
-        if trimmed.is_empty() {
-            return Err(OrganizationNameError::Empty);
-        }
-        if trimmed.chars().count() > Self::MAX_CHARS {
-            return Err(OrganizationNameError::TooLong);
-        }
-        if trimmed.chars().any(char::is_control) {
-            return Err(OrganizationNameError::ControlCharacter);
-        }
-        Ok(Self(trimmed.to_owned()))
-    }
-
-    /// The name as text.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
+crate::bounded_text! {
+    /// An organization name: trimmed, 1 to 200 characters, no control
+    /// characters. Its case is kept; names need not be unique.
+    pub struct OrganizationName = TextRules::name("name", 200);
 }
 
 /// An organization of an environment (a customer, a team).
@@ -223,6 +181,7 @@ impl Membership {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::text::TextProblem;
     use ulid::Ulid;
 
     fn at(micros: i64) -> Timestamp {
@@ -261,17 +220,17 @@ mod tests {
             "Acme Inc"
         );
         assert_eq!(
-            OrganizationName::parse(" \t "),
-            Err(OrganizationNameError::Empty)
+            OrganizationName::parse(" \t ").map_err(|e| e.problem),
+            Err(TextProblem::Empty)
         );
         assert_eq!(
-            OrganizationName::parse(&"a".repeat(201)),
-            Err(OrganizationNameError::TooLong)
+            OrganizationName::parse(&"a".repeat(201)).map_err(|e| e.problem),
+            Err(TextProblem::TooLong)
         );
         assert!(OrganizationName::parse(&"é".repeat(200)).is_ok());
         assert_eq!(
-            OrganizationName::parse("Ac\u{7}me"),
-            Err(OrganizationNameError::ControlCharacter)
+            OrganizationName::parse("Ac\u{7}me").map_err(|e| e.problem),
+            Err(TextProblem::ControlCharacter)
         );
     }
 

@@ -3,60 +3,13 @@
 //! rules of change. The entities themselves live in [`crate::oauth`].
 
 use crate::oauth::{ClientGrant, ResourceServer, Scope, TokenLifetime};
+use crate::text::TextRules;
 use crate::{EnvironmentId, ResourceServerId, ScopeId, Timestamp};
 
-/// A resource server's display name: trimmed, 1 to 200 characters, no
-/// control characters (inner spaces are allowed: `Orders API`).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ResourceServerName(String);
-
-/// Why a text cannot be a [`ResourceServerName`].
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum ResourceServerNameError {
-    /// Empty after trimming.
-    #[error("name is empty")]
-    Empty,
-    /// Over 200 characters.
-    #[error("name is longer than 200 characters")]
-    TooLong,
-    /// Holds a control character.
-    #[error("name contains a control character")]
-    ControlCharacter,
-}
-
-impl ResourceServerName {
-    /// Largest accepted length in characters.
-    pub const MAX_CHARS: usize = 200;
-
-    /// Parses a name, trimming surrounding whitespace.
-    ///
-    /// # Errors
-    /// [`ResourceServerNameError`] for an empty or over-long name, or one with control characters.
-    pub fn parse(raw: &str) -> Result<Self, ResourceServerNameError> {
-        let trimmed = raw.trim();
-        if trimmed.is_empty() {
-            return Err(ResourceServerNameError::Empty);
-        }
-        if trimmed.chars().count() > Self::MAX_CHARS {
-            return Err(ResourceServerNameError::TooLong);
-        }
-        if trimmed.chars().any(char::is_control) {
-            return Err(ResourceServerNameError::ControlCharacter);
-        }
-        Ok(Self(trimmed.to_owned()))
-    }
-
-    /// The name as text.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The name as an owned string.
-    #[must_use]
-    pub fn into_string(self) -> String {
-        self.0
-    }
+crate::bounded_text! {
+    /// A resource server's display name: trimmed, 1 to 200 characters, no
+    /// control characters (inner spaces are allowed: `Orders API`).
+    pub struct ResourceServerName = TextRules::name("name", 200);
 }
 
 /// A resource server identifier, the `aud` of its tokens: an absolute URI
@@ -342,6 +295,7 @@ mod tests {
     use super::*;
     use crate::ClientGrantId;
     use crate::ClientId;
+    use crate::text::TextProblem;
     use ulid::Ulid;
 
     fn at(micros: i64) -> Timestamp {
@@ -369,16 +323,16 @@ mod tests {
         );
         assert!(ResourceServerName::parse(&"a".repeat(200)).is_ok());
         assert_eq!(
-            ResourceServerName::parse(" "),
-            Err(ResourceServerNameError::Empty)
+            ResourceServerName::parse(" ").map_err(|e| e.problem),
+            Err(TextProblem::Empty)
         );
         assert_eq!(
-            ResourceServerName::parse(&"a".repeat(201)),
-            Err(ResourceServerNameError::TooLong)
+            ResourceServerName::parse(&"a".repeat(201)).map_err(|e| e.problem),
+            Err(TextProblem::TooLong)
         );
         assert_eq!(
-            ResourceServerName::parse("a\u{0}b"),
-            Err(ResourceServerNameError::ControlCharacter)
+            ResourceServerName::parse("a\u{0}b").map_err(|e| e.problem),
+            Err(TextProblem::ControlCharacter)
         );
     }
 

@@ -1,6 +1,7 @@
 //! Users: the people who sign in. Value objects parse their input once, so
 //! that a `User` can only hold valid data.
 
+use crate::text::{TextError, TextRules};
 use crate::{EnvironmentId, Timestamp, UserId};
 
 /// A syntactically valid e-mail address in its one canonical form, so that
@@ -212,37 +213,19 @@ impl PasswordHash {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PersonName(String);
 
-/// Why a text cannot be a [`PersonName`].
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum PersonNameError {
-    /// Over 100 characters.
-    #[error("name is longer than 100 characters")]
-    TooLong,
-    /// Holds a control character.
-    #[error("name contains a control character")]
-    ControlCharacter,
-}
-
 impl PersonName {
+    /// What the type accepts.
+    pub const RULES: TextRules = TextRules::name("name", 100).or_empty();
     /// Largest accepted length in characters.
-    pub const MAX_CHARS: usize = 100;
+    pub const MAX_CHARS: usize = Self::RULES.max_chars;
 
     /// Parses a name; `Ok(None)` for a blank one.
     ///
     /// # Errors
-    /// [`PersonNameError`] for an over-long name or one with control characters.
-    pub fn parse(raw: &str) -> Result<Option<Self>, PersonNameError> {
-        let trimmed = raw.trim();
-        if trimmed.is_empty() {
-            return Ok(None);
-        }
-        if trimmed.chars().count() > Self::MAX_CHARS {
-            return Err(PersonNameError::TooLong);
-        }
-        if trimmed.chars().any(char::is_control) {
-            return Err(PersonNameError::ControlCharacter);
-        }
-        Ok(Some(Self(trimmed.to_owned())))
+    /// [`TextError`] for an over-long name or one with control characters.
+    pub fn parse(raw: &str) -> Result<Option<Self>, TextError> {
+        let kept = Self::RULES.check(raw)?;
+        Ok((!kept.is_empty()).then(|| Self(kept.to_owned())))
     }
 
     /// The name as text.
@@ -541,6 +524,7 @@ impl User {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::text::TextProblem;
     use ulid::Ulid;
 
     fn at(micros: i64) -> Timestamp {
@@ -704,12 +688,12 @@ mod tests {
             "Jane"
         );
         assert_eq!(
-            PersonName::parse(&"a".repeat(101)),
-            Err(PersonNameError::TooLong)
+            PersonName::parse(&"a".repeat(101)).map_err(|e| e.problem),
+            Err(TextProblem::TooLong)
         );
         assert_eq!(
-            PersonName::parse("a\u{0}b"),
-            Err(PersonNameError::ControlCharacter)
+            PersonName::parse("a\u{0}b").map_err(|e| e.problem),
+            Err(TextProblem::ControlCharacter)
         );
     }
 

@@ -12,53 +12,12 @@ use std::net::IpAddr;
 
 use url::{Host, Url};
 
+use crate::text::TextRules;
 use crate::{DeliveryAttemptId, EnvironmentId, EventId, Timestamp, WebhookId};
 
-/// A webhook's name: trimmed, 1 to 100 characters, no control characters.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct WebhookName(String);
-
-/// Why a text cannot be a [`WebhookName`].
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum WebhookNameError {
-    /// Empty after trimming.
-    #[error("name is empty")]
-    Empty,
-    /// Over 100 characters.
-    #[error("name is longer than 100 characters")]
-    TooLong,
-    /// Holds a control character.
-    #[error("name contains a control character")]
-    ControlCharacter,
-}
-
-impl WebhookName {
-    /// Largest accepted length in characters.
-    pub const MAX_CHARS: usize = 100;
-
-    /// Parses a name, trimming surrounding whitespace.
-    ///
-    /// # Errors
-    /// [`WebhookNameError`].
-    pub fn parse(raw: &str) -> Result<Self, WebhookNameError> {
-        let trimmed = raw.trim();
-        if trimmed.is_empty() {
-            return Err(WebhookNameError::Empty);
-        }
-        if trimmed.chars().count() > Self::MAX_CHARS {
-            return Err(WebhookNameError::TooLong);
-        }
-        if trimmed.chars().any(char::is_control) {
-            return Err(WebhookNameError::ControlCharacter);
-        }
-        Ok(Self(trimmed.to_owned()))
-    }
-
-    /// The name as text.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
+crate::bounded_text! {
+    /// A webhook's name: trimmed, 1 to 100 characters, no control characters.
+    pub struct WebhookName = TextRules::name("name", 100);
 }
 
 /// A webhook's target: an absolute `https` URL with a host, no user info,
@@ -385,6 +344,7 @@ pub fn retry_delay_ms(attempt: u32, initial_ms: u64, max_ms: u64, jitter: f64) -
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::text::TextProblem;
 
     #[test]
     fn urls_must_be_https_public_and_clean() {
@@ -473,14 +433,17 @@ mod tests {
             WebhookName::parse("  Billing ").unwrap().as_str(),
             "Billing"
         );
-        assert_eq!(WebhookName::parse(" "), Err(WebhookNameError::Empty));
         assert_eq!(
-            WebhookName::parse(&"x".repeat(101)),
-            Err(WebhookNameError::TooLong)
+            WebhookName::parse(" ").map_err(|e| e.problem),
+            Err(TextProblem::Empty)
         );
         assert_eq!(
-            WebhookName::parse("a\u{1}"),
-            Err(WebhookNameError::ControlCharacter)
+            WebhookName::parse(&"x".repeat(101)).map_err(|e| e.problem),
+            Err(TextProblem::TooLong)
+        );
+        assert_eq!(
+            WebhookName::parse("a\u{1}").map_err(|e| e.problem),
+            Err(TextProblem::ControlCharacter)
         );
     }
 
